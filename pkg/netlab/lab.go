@@ -237,22 +237,21 @@ func (l *Lab) namespaceName(node string) string { return l.prefix + "-" + node }
 // track registers something to close at teardown; it refuses once the lab is
 // closed, so nothing outlives it unnoticed.
 func (l *Lab) track(c io.Closer) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return fmt.Errorf("lab %s is closed", l.prefix)
-	}
-	l.closers = append(l.closers, c)
-	return nil
+	return l.whileOpen(func() { l.closers = append(l.closers, c) })
 }
 
 func (l *Lab) trackProcess(p *Process) error {
+	return l.whileOpen(func() { l.processes = append(l.processes, p) })
+}
+
+// whileOpen runs register under the lab's lock unless the lab is closed.
+func (l *Lab) whileOpen(register func()) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return fmt.Errorf("lab %s is closed", l.prefix)
 	}
-	l.processes = append(l.processes, p)
+	register()
 	return nil
 }
 

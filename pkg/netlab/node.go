@@ -110,39 +110,30 @@ func (n *Node) link(ifname string) (netlink.Link, error) {
 
 // SetLinkUp brings one of the node's interfaces administratively up.
 func (n *Node) SetLinkUp(ifname string) error {
-	link, err := n.link(ifname)
-	if err == nil {
-		err = n.nl.LinkSetUp(link)
-	}
-	if err != nil {
-		return fmt.Errorf("node %s: set %s up: %w", n.spec.Name, ifname, err)
-	}
-	return nil
+	return n.onLink(ifname, "set up", n.nl.LinkSetUp)
 }
 
 // SetLinkDown brings one of the node's interfaces administratively down, as
 // `ip link set dev X down` in the node would: the node sees its own
 // interface down, a peer on a direct link loses carrier.
 func (n *Node) SetLinkDown(ifname string) error {
-	link, err := n.link(ifname)
-	if err == nil {
-		err = n.nl.LinkSetDown(link)
-	}
-	if err != nil {
-		return fmt.Errorf("node %s: set %s down: %w", n.spec.Name, ifname, err)
-	}
-	return nil
+	return n.onLink(ifname, "set down", n.nl.LinkSetDown)
 }
 
 // DeleteLink deletes one of the node's interfaces; with a veth its other
 // end, bridge port or peer, goes too.
 func (n *Node) DeleteLink(ifname string) error {
+	return n.onLink(ifname, "delete", n.nl.LinkDel)
+}
+
+// onLink applies op to the node's interface ifname, naming both in an error.
+func (n *Node) onLink(ifname, what string, op func(netlink.Link) error) error {
 	link, err := n.link(ifname)
 	if err == nil {
-		err = n.nl.LinkDel(link)
+		err = op(link)
 	}
 	if err != nil {
-		return fmt.Errorf("node %s: delete %s: %w", n.spec.Name, ifname, err)
+		return fmt.Errorf("node %s: %s %s: %w", n.spec.Name, what, ifname, err)
 	}
 	return nil
 }
