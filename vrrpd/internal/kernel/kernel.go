@@ -1,0 +1,166 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// AliasMark starts the ifalias of every VRRP interface this package creates;
+// the configured description follows it.
+const AliasMark = "vrrpd:"
+
+// ErrNoInterface is returned (wrapped) for an interface that does not exist.
+var ErrNoInterface = errors.New("no such interface")
+
+// Kernel is what the engine needs from the network stack. Every change is
+// idempotent (asking for the state that already holds succeeds) and the
+// methods are safe for concurrent use.
+type Kernel interface {
+	// EnsureVMAC makes the VRRP interface exist as described, up, with the
+	// vMAC sysctls applied; a leftover of ours with other settings is
+	// replaced, an interface of the same name that is not ours is an error.
+	EnsureVMAC(ctx context.Context, v VMAC) error
+	// DeleteVMAC removes a VRRP interface of ours, and with it its VIPs.
+	DeleteVMAC(ctx context.Context, name string) error
+	// AddVIP puts a virtual address on the interface.
+	AddVIP(ctx context.Context, ifname string, vip netip.Prefix) error
+	// RemoveVIP takes it off; an absent address or interface is no error.
+	RemoveVIP(ctx context.Context, ifname string, vip netip.Prefix) error
+	// Interface reports an interface's state, or ErrNoInterface.
+	Interface(ctx context.Context, name string) (Interface, error)
+	// Leftovers lists the VRRP interfaces of ours present now, by name.
+	Leftovers(ctx context.Context) ([]VMAC, error)
+	// Subscribe delivers link and address events until ctx ends, then
+	// closes the channel.
+	Subscribe(ctx context.Context) (<-chan Event, error)
+}
+
+// VMAC describes a VRRP interface: a macvlan on Parent.
+type VMAC struct {
+	Name, Parent string
+	MAC          net.HardwareAddr
+	// Description becomes the ifalias, after AliasMark.
+	Description string
+	// Addresses are those on the interface; ignored by EnsureVMAC.
+	Addresses []netip.Prefix
+}
+
+// VirtualMAC is the group's virtual MAC (RFC 5798 §7.3).
+func VirtualMAC(vrid uint8, ipv6 bool) net.HardwareAddr {
+	family := byte(0x01)
+	if ipv6 {
+		family = 0x02
+	}
+	return net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, family, vrid}
+}
+
+// Interface is the state of one interface as a group needs it.
+type Interface struct {
+	Name  string
+	Index int
+	MAC   net.HardwareAddr
+	// AdminUp is IFF_UP; Running is IFF_RUNNING: up with carrier. A group
+	// needs both (VR-B30).
+	AdminUp, Running bool
+	// PrimaryIPv4 is the first non-secondary IPv4 address, the default
+	// advert source of VRRPv2/v3 over IPv4; zero when there is none.
+	PrimaryIPv4 netip.Addr
+	// LinkLocalIPv6 is the first usable (DAD done) link-local address, the
+	// advert source over IPv6; zero when there is none.
+	LinkLocalIPv6 netip.Addr
+	// Addresses are all of the interface's addresses, in kernel order.
+	Addresses []netip.Prefix
+}
+
+// EventKind says what changed.
+type EventKind int
+
+// The event kinds.
+const (
+	LinkUp   EventKind = iota + 1 // now admin up and running
+	LinkDown                      // admin down or lost its carrier
+	LinkGone                      // deleted
+	AddressAdded
+	AddressRemoved
+)
+
+var eventKindNames = map[EventKind]string{
+	LinkUp: "link-up", LinkDown: "link-down", LinkGone: "link-gone",
+	AddressAdded: "address-added", AddressRemoved: "address-removed",
+}
+
+func (k EventKind) String() string {
+	if name, ok := eventKindNames[k]; ok {
+		return name
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is one change of a link or an address. Link events repeat the
+// current state, so a LinkUp may arrive for a link that was already up.
+type Event struct {
+	Kind      EventKind
+	Interface string
+	// Address is set for the address kinds.
+	Address netip.Prefix
+}
+
+func (e Event) String() string {
+	if e.Address.IsValid() {
+		return fmt.Sprintf("%s %s %s", e.Kind, e.Interface, e.Address)
+	}
+	return fmt.Sprintf("%s %s", e.Kind, e.Interface)
+}
+
+// Render prints the VRRP interfaces of ours and the addresses of the named
+// interfaces as the `ip` commands that would build them, one per line in a
+// stable order, so tests compare kernel states as text. IPv6 link-local
+// addresses are left out: the kernel makes them, not vrrpd.
+func Render(ctx context.Context, k Kernel, ifnames ...string) (string, error) {
+	vmacs, err := k.Leftovers(ctx)
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	for _, v := range vmacs {
+		lines = append(lines, fmt.Sprintf("ip link add %s link %s address %s type macvlan mode private", v.Name, v.Parent, v.MAC))
+		lines = append(lines, fmt.Sprintf("ip link set %s alias %q up", v.Name, AliasMark+v.Description))
+	}
+	names := slices.Clone(ifnames)
+	for _, v := range vmacs {
+		if !slices.Contains(names, v.Name) {
+			names = append(names, v.Name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		ifc, err := k.Interface(ctx, name)
+		if errors.Is(err, ErrNoInterface) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		addrs := slices.Clone(ifc.Addresses)
+		slices.SortFunc(addrs, comparePrefixes)
+		for _, a := range addrs {
+			if a.Addr().Is6() && a.Addr().IsLinkLocalUnicast() {
+				continue
+			}
+			lines = append(lines, fmt.Sprintf("ip addr add %s dev %s", a, name))
+		}
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+func comparePrefixes(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
