@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/hasuite/hasuite/pkg/bus"
@@ -518,7 +519,7 @@ func (e *Engine) runScript(g *group, state fsm.State) {
 	if script == "" || e.opts.Hooks == nil {
 		return
 	}
-	name := lowerState(state)
+	name := strings.ToLower(state.String())
 	vrid := fmt.Sprint(g.cfg.VRID)
 	args := []string{name, g.cfg.Interface, vrid, vrrpInterfaceName(g.cfg)}
 	for _, vip := range g.cfg.VIPs {
@@ -536,18 +537,6 @@ func (e *Engine) runScript(g *group, state fsm.State) {
 	if err := e.opts.Hooks.Submit(g.busName(), job); err != nil {
 		e.log.Error("cannot run transition script", "group", g.busName(), "script", script, "err", err)
 	}
-}
-
-func lowerState(s fsm.State) string {
-	switch s {
-	case fsm.Master:
-		return "master"
-	case fsm.Backup:
-		return "backup"
-	case fsm.Fault:
-		return "fault"
-	}
-	return "unknown"
 }
 
 func busState(s fsm.State) busv1.State {
