@@ -11,6 +11,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 
 	"github.com/hasuite/hasuite/pkg/netlab"
 	"github.com/hasuite/hasuite/vrrpd/internal/packet"
@@ -302,4 +303,91 @@ func TestPrivilegedVR_B14Announcements(t *testing.T) {
 	if frames := capture.Frames(); slices.ContainsFunc(frames, func(f netlab.Frame) bool { return len(f.Data) < 60 }) {
 		t.Errorf("a runt frame reached b: %v", frames)
 	}
+}
+
+// addPrivateMacvlan gives n the VRRP interface of RFC 3768 mode as the
+// kernel adapter makes it: a private macvlan named name with the virtual
+// MAC mac on eth0, without a link-local address of its own, up.
+func addPrivateMacvlan(t *testing.T, n *netlab.Node, name string, mac net.HardwareAddr) netlink.Link {
+	t.Helper()
+	macvlan := &netlink.Macvlan{
+		LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: mustLink(t, n, "eth0").Attrs().Index, HardwareAddr: mac},
+		Mode:      netlink.MACVLAN_MODE_PRIVATE,
+	}
+	if err := n.Netlink().LinkAdd(macvlan); err != nil {
+		t.Fatal(err)
+	}
+	l := mustLink(t, n, name)
+	if err := n.Netlink().LinkSetIP6AddrGenMode(l, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetLinkUp(name); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestPrivilegedVR_B03PeersShareTheVirtualMAC: in RFC 3768 mode both
+// routers have a private macvlan with the same virtual MAC. The macvlan
+// driver hands a multicast frame whose source MAC is a local macvlan's to
+// that macvlan, not to the parent, so b must read its macvlan too, and the
+// advert must still come from a's primary address (for IPv6 its
+// link-local address, which the macvlan gets too), not from a VIP on the
+// macvlan.
+func TestPrivilegedVR_B03PeersShareTheVirtualMAC(t *testing.T) {
+	tests := []struct {
+		name     string
+		ipv6     bool
+		src, dst netip.Addr
+		vip      netip.Prefix
+		adv      packet.Advertisement
+	}{
+		{name: "IPv4", src: addrA, dst: GroupIPv4, vip: netip.PrefixFrom(vip4, 32), adv: advert4(200)},
+		{name: "IPv6", ipv6: true, src: llA, dst: GroupIPv6, vip: netip.PrefixFrom(vip6, 128),
+			adv: packet.Advertisement{Version: packet.Version3, Type: packet.TypeAdvertisement, VRID: vrid,
+				Priority: 200, Addresses: []netip.Addr{vip6}, MaxAdvertInterval: 10}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := newPair(t)
+			mac := slices.Clone(vrrpMAC)
+			if tc.ipv6 {
+				mac[4] = 0x02
+			}
+			var aMacvlan netlink.Link
+			for _, n := range []*netlab.Node{a, b} {
+				if l := addPrivateMacvlan(t, n, "vrrp51", mac); n == a {
+					aMacvlan = l
+				}
+			}
+			for _, p := range []netip.Prefix{tc.vip, netip.PrefixFrom(llA, 64)} {
+				addr := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}, Flags: unix.IFA_F_NODAD}
+				if err := a.Netlink().AddrAdd(aMacvlan, addr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := AdvertConfig{IPv6: tc.ipv6, ReceiveInterface: "eth0", SendInterface: "vrrp51"}
+			received := receiveAll(listenIn(t, b, cfg))
+			cfg.Source = tc.src
+			sender := listenIn(t, a, cfg)
+			payload := marshal(t, tc.adv, tc.src, tc.dst)
+			if err := sender.Send(payload, tc.dst); err != nil {
+				t.Fatal(err)
+			}
+			got := waitReceived(t, received, func(Received) bool { return true })
+			if got.Src != tc.src || got.IfIndex != ifIndexIn(t, b, "vrrp51") || !bytes.Equal(got.Payload, payload) {
+				t.Errorf("received from %s on interface %d, want from %s on b's vrrp51 (%d), the payload as sent",
+					got.Src, got.IfIndex, tc.src, ifIndexIn(t, b, "vrrp51"))
+			}
+		})
+	}
+}
+
+func mustLink(t *testing.T, n *netlab.Node, name string) netlink.Link {
+	t.Helper()
+	l, err := n.Netlink().LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/net/bpf"
@@ -40,10 +41,17 @@ type AdvertConfig struct {
 const maxAdvertLen = 4096
 
 // ListenAdverts opens the sockets for cfg: a raw socket for IP protocol 112
-// bound to the receive interface, having joined the VRRP group there unless
+// reading the receive interface, having joined the VRRP group there unless
 // cfg.Unicast, and, when the send interface differs, a second one bound to
 // the send interface that never receives. Both send with TTL (hop limit) 255
 // and without multicast loopback.
+//
+// When the send interface differs (the vMAC macvlan of RFC 3768 mode), the
+// receive socket also reads it: a peer's adverts leave its macvlan with the
+// virtual MAC as source, and the kernel's macvlan driver hands a multicast
+// frame whose source is the MAC of a local private macvlan to that macvlan
+// only, as if it had been sent from it. Every router of the group has such
+// a macvlan, so the peers' adverts arrive there and never on the parent.
 func ListenAdverts(cfg AdvertConfig) (AdvertConn, error) {
 	if cfg.ReceiveInterface == "" {
 		return nil, errors.New("netio: no receive interface: name the interface adverts arrive on")
@@ -60,17 +68,22 @@ func ListenAdverts(cfg AdvertConfig) (AdvertConn, error) {
 	return listenIPv4(cfg)
 }
 
-// listenRaw opens a raw socket for protocol 112 bound to ifname, so that it
-// neither reads adverts of other interfaces nor sends through them.
-func listenRaw(network, ifname string) (net.PacketConn, *net.Interface, error) {
+// interfaceByName looks ifname up in the calling thread's namespace.
+func interfaceByName(ifname string) (*net.Interface, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
-		return nil, nil, fmt.Errorf("netio: interface %q: %w (check that it exists in this namespace)", ifname, err)
+		return nil, fmt.Errorf("netio: interface %q: %w (check that it exists in this namespace)", ifname, err)
 	}
+	return ifi, nil
+}
+
+// listenRaw opens a raw socket for protocol 112 bound to ifi, so that it
+// neither reads adverts of other interfaces nor sends through them.
+func listenRaw(network string, ifi *net.Interface) (net.PacketConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var sockErr error
 		if err := c.Control(func(fd uintptr) {
-			sockErr = unix.BindToDevice(int(fd), ifname)
+			sockErr = unix.BindToDevice(int(fd), ifi.Name)
 		}); err != nil {
 			return err
 		}
@@ -78,9 +91,82 @@ func listenRaw(network, ifname string) (net.PacketConn, *net.Interface, error) {
 	}}
 	conn, err := lc.ListenPacket(context.Background(), network, "")
 	if err != nil {
-		return nil, nil, fmt.Errorf("netio: open %s socket on %s: %w (needs CAP_NET_RAW)", network, ifname, err)
+		return nil, fmt.Errorf("netio: open %s socket on %s: %w (needs CAP_NET_RAW)", network, ifi.Name, err)
 	}
-	return conn, ifi, nil
+	return conn, nil
+}
+
+// receiver is what a receive socket reads: one interface, or the parent and
+// its vMAC macvlan.
+type receiver struct {
+	ifis []*net.Interface
+}
+
+func receiverFor(cfg AdvertConfig) (receiver, error) {
+	var r receiver
+	names := []string{cfg.ReceiveInterface}
+	if cfg.SendInterface != cfg.ReceiveInterface {
+		names = append(names, cfg.SendInterface)
+	}
+	for _, name := range names {
+		ifi, err := interfaceByName(name)
+		if err != nil {
+			return receiver{}, err
+		}
+		r.ifis = append(r.ifis, ifi)
+	}
+	return r, nil
+}
+
+// open opens the receive socket: bound to the one interface, or, for two,
+// unbound with a filter that admits only theirs (a socket binds to at most
+// one device).
+func (r receiver) open(network string) (net.PacketConn, error) {
+	if len(r.ifis) == 1 {
+		return listenRaw(network, r.ifis[0])
+	}
+	conn, err := net.ListenPacket(network, "")
+	if err != nil {
+		return nil, fmt.Errorf("netio: open %s socket for %s: %w (needs CAP_NET_RAW)", network, r, err)
+	}
+	return conn, nil
+}
+
+// filter admits packets that arrived on r's interfaces, for the unbound
+// socket of two; nil for one.
+func (r receiver) filter() []bpf.RawInstruction {
+	if len(r.ifis) == 1 {
+		return nil
+	}
+	insns := []bpf.Instruction{bpf.LoadExtension{Num: bpf.ExtInterfaceIndex}}
+	for i, ifi := range r.ifis {
+		// Jump to the accept after the last comparison on a match.
+		insns = append(insns, bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(ifi.Index), SkipTrue: uint8(len(r.ifis) - i)})
+	}
+	insns = append(insns, bpf.RetConstant{Val: 0}, bpf.RetConstant{Val: 0xffff})
+	return mustAssemble(insns...)
+}
+
+// admits reports whether a packet that arrived on ifIndex is r's: the
+// filter is set after the socket opened, so the first packets may be any.
+func (r receiver) admits(ifIndex int) bool {
+	if len(r.ifis) == 1 {
+		return true
+	}
+	for _, ifi := range r.ifis {
+		if ifi.Index == ifIndex {
+			return true
+		}
+	}
+	return false
+}
+
+func (r receiver) String() string {
+	names := make([]string, len(r.ifis))
+	for i, ifi := range r.ifis {
+		names[i] = ifi.Name
+	}
+	return strings.Join(names, " and ")
 }
 
 // dropAll is a socket filter accepting no packet, for send-only sockets
@@ -115,6 +201,7 @@ func closePair[C interface {
 // ipv4Conn is the IPv4 AdvertConn.
 type ipv4Conn struct {
 	recv, send *ipv4.PacketConn
+	from       receiver
 	sendIf     *net.Interface
 	source     netip.Addr
 	buf        []byte
@@ -127,28 +214,39 @@ func listenIPv4(cfg AdvertConfig) (_ AdvertConn, err error) {
 			c.Close()
 		}
 	}()
-	pc, recvIf, err := listenRaw("ip4:112", cfg.ReceiveInterface)
+	if c.from, err = receiverFor(cfg); err != nil {
+		return nil, err
+	}
+	pc, err := c.from.open("ip4:112")
 	if err != nil {
 		return nil, err
 	}
 	c.recv = ipv4.NewPacketConn(pc)
+	if filter := c.from.filter(); filter != nil {
+		if err := c.recv.SetBPF(filter); err != nil {
+			return nil, fmt.Errorf("netio: restrict the advert socket to %s: %w", c.from, err)
+		}
+	}
 	if err := c.recv.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
 		return nil, fmt.Errorf("netio: ask for IPv4 control messages: %w", err)
 	}
 	if !cfg.Unicast {
-		if err := c.recv.JoinGroup(recvIf, &net.IPAddr{IP: GroupIPv4.AsSlice()}); err != nil {
-			return nil, fmt.Errorf("netio: join %s on %s: %w", GroupIPv4, recvIf.Name, err)
+		for _, ifi := range c.from.ifis {
+			if err := c.recv.JoinGroup(ifi, &net.IPAddr{IP: GroupIPv4.AsSlice()}); err != nil {
+				return nil, fmt.Errorf("netio: join %s on %s: %w", GroupIPv4, ifi.Name, err)
+			}
 		}
 	}
-	c.send, c.sendIf = c.recv, recvIf
-	if cfg.SendInterface != cfg.ReceiveInterface {
-		pc, sendIf, err := listenRaw("ip4:112", cfg.SendInterface)
+	c.send, c.sendIf = c.recv, c.from.ifis[0]
+	if len(c.from.ifis) > 1 {
+		c.sendIf = c.from.ifis[1]
+		pc, err := listenRaw("ip4:112", c.sendIf)
 		if err != nil {
 			return nil, err
 		}
-		c.send, c.sendIf = ipv4.NewPacketConn(pc), sendIf
+		c.send = ipv4.NewPacketConn(pc)
 		if err := c.send.SetBPF(dropAll); err != nil {
-			return nil, fmt.Errorf("netio: make the send socket on %s send-only: %w", sendIf.Name, err)
+			return nil, fmt.Errorf("netio: make the send socket on %s send-only: %w", c.sendIf.Name, err)
 		}
 	}
 	if err := setUpIPv4Sender(c.send, c.sendIf); err != nil {
@@ -197,6 +295,9 @@ func (c *ipv4Conn) Receive() (Received, error) {
 		if cm == nil {
 			continue // without its TTL an advert cannot be checked
 		}
+		if !c.from.admits(cm.IfIndex) {
+			continue
+		}
 		src, _ := netip.AddrFromSlice(cm.Src.To4())
 		dst, _ := netip.AddrFromSlice(cm.Dst.To4())
 		return Received{
@@ -214,6 +315,7 @@ func (c *ipv4Conn) Close() error { return closePair(c.recv, c.send) }
 // ipv6Conn is the IPv6 AdvertConn.
 type ipv6Conn struct {
 	recv, send *ipv6.PacketConn
+	from       receiver
 	sendIf     *net.Interface
 	source     netip.Addr
 	buf        []byte
@@ -226,28 +328,39 @@ func listenIPv6(cfg AdvertConfig) (_ AdvertConn, err error) {
 			c.Close()
 		}
 	}()
-	pc, recvIf, err := listenRaw("ip6:112", cfg.ReceiveInterface)
+	if c.from, err = receiverFor(cfg); err != nil {
+		return nil, err
+	}
+	pc, err := c.from.open("ip6:112")
 	if err != nil {
 		return nil, err
 	}
 	c.recv = ipv6.NewPacketConn(pc)
+	if filter := c.from.filter(); filter != nil {
+		if err := c.recv.SetBPF(filter); err != nil {
+			return nil, fmt.Errorf("netio: restrict the advert socket to %s: %w", c.from, err)
+		}
+	}
 	if err := c.recv.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true); err != nil {
 		return nil, fmt.Errorf("netio: ask for IPv6 control messages: %w", err)
 	}
 	if !cfg.Unicast {
-		if err := c.recv.JoinGroup(recvIf, &net.IPAddr{IP: GroupIPv6.AsSlice()}); err != nil {
-			return nil, fmt.Errorf("netio: join %s on %s: %w", GroupIPv6, recvIf.Name, err)
+		for _, ifi := range c.from.ifis {
+			if err := c.recv.JoinGroup(ifi, &net.IPAddr{IP: GroupIPv6.AsSlice()}); err != nil {
+				return nil, fmt.Errorf("netio: join %s on %s: %w", GroupIPv6, ifi.Name, err)
+			}
 		}
 	}
-	c.send, c.sendIf = c.recv, recvIf
-	if cfg.SendInterface != cfg.ReceiveInterface {
-		pc, sendIf, err := listenRaw("ip6:112", cfg.SendInterface)
+	c.send, c.sendIf = c.recv, c.from.ifis[0]
+	if len(c.from.ifis) > 1 {
+		c.sendIf = c.from.ifis[1]
+		pc, err := listenRaw("ip6:112", c.sendIf)
 		if err != nil {
 			return nil, err
 		}
-		c.send, c.sendIf = ipv6.NewPacketConn(pc), sendIf
+		c.send = ipv6.NewPacketConn(pc)
 		if err := c.send.SetBPF(dropAll); err != nil {
-			return nil, fmt.Errorf("netio: make the send socket on %s send-only: %w", sendIf.Name, err)
+			return nil, fmt.Errorf("netio: make the send socket on %s send-only: %w", c.sendIf.Name, err)
 		}
 	}
 	if err := setUpIPv6Sender(c.send, c.sendIf); err != nil {
@@ -302,6 +415,9 @@ func (c *ipv6Conn) Receive() (Received, error) {
 		ipAddr, ok := from.(*net.IPAddr)
 		if cm == nil || !ok {
 			continue // without its hop limit an advert cannot be checked
+		}
+		if !c.from.admits(cm.IfIndex) {
+			continue
 		}
 		src, _ := netip.AddrFromSlice(ipAddr.IP.To16())
 		dst, _ := netip.AddrFromSlice(cm.Dst.To16())
