@@ -3,6 +3,7 @@ module github.com/hasuite/hasuite
 go 1.26.0
 
 require (
+	github.com/coreos/go-iptables v0.8.0
 	github.com/mdlayher/arp v0.0.0-20220512170110-6706a2966875
 	github.com/mdlayher/ethernet v0.0.0-20220221185849-529eae5b6118
 	github.com/mdlayher/packet v1.2.0

@@ -27,6 +27,12 @@ for pair in $need; do
 	fi
 done
 
+# protoc reads the well-known types (google/protobuf/timestamp.proto, ...)
+# from libprotobuf-dev, which protobuf-compiler only recommends.
+if [ ! -e /usr/include/google/protobuf/timestamp.proto ]; then
+	missing="$missing libprotobuf-dev"
+fi
+
 if [ -z "$missing" ]; then
 	exit 0
 fi

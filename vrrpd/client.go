@@ -107,11 +107,19 @@ func showCommand() *cli.Command {
 				},
 			},
 			{
+				Name:  "log",
+				Usage: "logs by daemon",
+				Subcommands: []*cli.Command{
+					{Name: "vrrp", Usage: "vrrpd's most recent log records, oldest first (kept in memory)",
+						Flags: []cli.Flag{jsonFlag, linesFlag}, Action: showLog},
+				},
+			},
+			{
 				Name:  "interfaces",
 				Usage: "interfaces by kind",
 				Subcommands: []*cli.Command{
-					{Name: "vrrp", Usage: "the VRRP (virtual MAC) interfaces", ArgsUsage: "[NAME]",
-						Flags: []cli.Flag{jsonFlag}, Action: showInterfaces},
+					{Name: "vrrp", Usage: "the interface of each VRRP group (its macvlan, or its parent in legacy mode)",
+						ArgsUsage: "[NAME | detail]", Flags: []cli.Flag{jsonFlag}, Action: showInterfaces},
 				},
 			},
 		},
@@ -120,7 +128,15 @@ func showCommand() *cli.Command {
 
 // interfaceFilter reads "IF [group N]".
 func interfaceFilter(c *cli.Context) (*vrrpv1.GroupFilter, error) {
-	args := c.Args().Slice()
+	f, err := parseInterfaceFilter(c.Args().Slice())
+	if err != nil {
+		return nil, errors.New("usage: show vrrp interface IF [group N]")
+	}
+	return f, nil
+}
+
+// parseInterfaceFilter reads "IF [group N]".
+func parseInterfaceFilter(args []string) (*vrrpv1.GroupFilter, error) {
 	switch {
 	case len(args) == 1:
 		return &vrrpv1.GroupFilter{Interface: args[0]}, nil
@@ -131,7 +147,7 @@ func interfaceFilter(c *cli.Context) (*vrrpv1.GroupFilter, error) {
 		}
 		return &vrrpv1.GroupFilter{Interface: ref.Interface, Group: ref.Group}, nil
 	}
-	return nil, errors.New("usage: show vrrp interface IF [group N]")
+	return nil, errors.New("want IF [group N]")
 }
 
 func groupRef(ifname, group string) (*vrrpv1.GroupRef, error) {
@@ -163,12 +179,21 @@ func showSyncGroups(c *cli.Context) error {
 }
 
 func showInterfaces(c *cli.Context) error {
+	name, detail := c.Args().First(), false
+	if name == "detail" {
+		name, detail = "", true
+	}
 	return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
-		resp, err := client.ShowInterfaces(ctx, &vrrpv1.ShowInterfacesRequest{Name: c.Args().First()})
+		resp, err := client.ShowInterfaces(ctx, &vrrpv1.ShowInterfacesRequest{Name: name})
 		if err != nil {
 			return explain(err)
 		}
-		return output(c, resp, func() string { return show.Interfaces(resp.Interfaces) })
+		return output(c, resp, func() string {
+			if detail {
+				return show.InterfacesDetail(resp.Interfaces)
+			}
+			return show.Interfaces(resp.Interfaces)
+		})
 	})
 }
 
@@ -312,4 +337,158 @@ func explain(err error) error {
 		return errors.New(s.Message())
 	}
 	return err
+}
+
+var linesFlag = &cli.UintFlag{Name: "lines", Aliases: []string{"n"}, Usage: "show only the last `N` records (0: all kept)"}
+
+func showLog(c *cli.Context) error {
+	if c.Args().Present() {
+		return fmt.Errorf("unexpected arguments %q", c.Args().Slice())
+	}
+	return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
+		resp, err := client.ShowLog(ctx, &vrrpv1.ShowLogRequest{Lines: uint32(c.Uint(linesFlag.Name))})
+		if err != nil {
+			return explain(err)
+		}
+		return output(c, resp, func() string { return show.Log(resp.Records) })
+	})
+}
+
+// restartCommand is `restart vrrp [process]` (the guide prints both).
+func restartCommand() *cli.Command {
+	restart := func(c *cli.Context) error {
+		if args := c.Args().Slice(); len(args) > 1 || (len(args) == 1 && args[0] != "process") {
+			return errors.New("usage: restart vrrp [process]")
+		}
+		return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
+			resp, err := client.Restart(ctx, &vrrpv1.RestartRequest{})
+			if err != nil {
+				return explain(err)
+			}
+			return output(c, resp, func() string { return show.Restart(resp) })
+		})
+	}
+	return &cli.Command{
+		Name: "restart", Usage: "restart a subsystem of the running daemon",
+		Subcommands: []*cli.Command{{
+			Name: "vrrp", ArgsUsage: "[process]", Flags: []cli.Flag{jsonFlag}, Action: restart,
+			Usage: "re-read the configuration file, resign every group and start them again from INIT (a file with errors changes nothing)",
+		}},
+	}
+}
+
+// debugCommand is `debug vrrp on|off`.
+func debugCommand() *cli.Command {
+	return &cli.Command{
+		Name: "debug", Usage: "turn a daemon's debug logging on or off",
+		Subcommands: []*cli.Command{{
+			Name: "vrrp", ArgsUsage: "on|off", Usage: "debug-level logging of the running vrrpd", Flags: []cli.Flag{jsonFlag},
+			Action: func(c *cli.Context) error {
+				if c.NArg() > 1 {
+					return fmt.Errorf("unexpected arguments %q", c.Args().Tail())
+				}
+				switch c.Args().First() {
+				case "on":
+					return setDebug(c, true)
+				case "off":
+					return setDebug(c, false)
+				}
+				return errors.New("usage: debug vrrp on|off")
+			},
+		}},
+	}
+}
+
+func setDebug(c *cli.Context, enabled bool) error {
+	return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
+		resp, err := client.SetDebugLogging(ctx, &vrrpv1.SetDebugLoggingRequest{Enabled: enabled})
+		if err != nil {
+			return explain(err)
+		}
+		return output(c, resp, func() string { return show.DebugLogging(enabled) })
+	})
+}
+
+var debugFlag = &cli.BoolFlag{Name: "debug", Usage: "stream debug-level records too, without changing the daemon's log"}
+
+// monitorCommand is `monitor vrrp [interface IF [group N]]` and the
+// guide's `monitor vrrp background start|stop` (VR-O09).
+func monitorCommand() *cli.Command {
+	background := func(enabled bool) *cli.Command {
+		name, usage := "start", "turn debug logging on in the daemon (as `debug vrrp on`)"
+		if !enabled {
+			name, usage = "stop", "turn it off again (as `debug vrrp off`)"
+		}
+		return &cli.Command{Name: name, Usage: usage, Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return setDebug(c, enabled) }}
+	}
+	return &cli.Command{
+		Name: "monitor", Usage: "stream a daemon's events until interrupted",
+		Subcommands: []*cli.Command{{
+			Name: "vrrp", ArgsUsage: "[interface IF [group N]]", Flags: []cli.Flag{jsonFlag, debugFlag}, Action: monitor,
+			Usage: "state changes and log records of the running vrrpd, live, until Ctrl-C (--json: one object a line)",
+			Subcommands: []*cli.Command{{
+				Name: "background", Usage: "debug logging in the daemon instead of a stream",
+				Subcommands: []*cli.Command{background(true), background(false)},
+			}},
+		}},
+	}
+}
+
+func monitor(c *cli.Context) error {
+	req := &vrrpv1.MonitorRequest{Debug: c.Bool(debugFlag.Name)}
+	if args := c.Args().Slice(); len(args) > 0 {
+		var err error
+		if args[0] != "interface" {
+			err = errors.New("not interface")
+		} else {
+			req.Filter, err = parseInterfaceFilter(args[1:])
+		}
+		if err != nil {
+			return errors.New("usage: monitor vrrp [--debug] [--json] [interface IF [group N]]")
+		}
+	}
+	opts, err := daemon.OptionsFrom(c)
+	if err != nil {
+		return err
+	}
+	ctx, _, stop := daemon.HandleSignals(c.Context)
+	defer stop()
+	conn, err := bus.Dial(ctx, opts.SocketPath())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stream, err := vrrpv1.NewVrrpClient(conn).Monitor(ctx, req)
+	if err != nil {
+		return explain(err)
+	}
+	// Headers come once the daemon has subscribed.
+	if _, err := stream.Header(); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return explain(err)
+	}
+	fmt.Fprint(c.App.ErrWriter, show.MonitorStarted(req.Debug))
+	for {
+		ev, err := stream.Recv()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == io.EOF || status.Code(err) == codes.Unavailable:
+			fmt.Fprintln(c.App.ErrWriter, "vrrpd stopped: end of monitoring")
+			return nil
+		case err != nil:
+			return explain(err)
+		}
+		if c.Bool(jsonFlag.Name) {
+			line, err := protojson.Marshal(ev)
+			if err != nil {
+				return fmt.Errorf("encode a monitor event as JSON: %w", err)
+			}
+			fmt.Fprintf(c.App.Writer, "%s\n", line)
+			continue
+		}
+		fmt.Fprint(c.App.Writer, show.MonitorEvent(ev))
+	}
 }

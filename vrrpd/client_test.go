@@ -53,3 +53,29 @@ func TestReloadText(t *testing.T) {
 		})
 	}
 }
+
+func TestParseInterfaceFilter(t *testing.T) {
+	tests := []struct {
+		args []string
+		want *vrrpv1.GroupFilter
+	}{
+		{[]string{"eth0"}, &vrrpv1.GroupFilter{Interface: "eth0"}},
+		{[]string{"eth1.4001", "group", "200"}, &vrrpv1.GroupFilter{Interface: "eth1.4001", Group: 200}},
+		{nil, nil},
+		{[]string{"eth0", "group"}, nil},
+		{[]string{"eth0", "grp", "1"}, nil},
+		{[]string{"eth0", "group", "0"}, nil},
+	}
+	for _, tt := range tests {
+		got, err := parseInterfaceFilter(tt.args)
+		if tt.want == nil {
+			if err == nil {
+				t.Errorf("parseInterfaceFilter(%q) = %v, want an error", tt.args, got)
+			}
+			continue
+		}
+		if err != nil || !proto.Equal(got, tt.want) {
+			t.Errorf("parseInterfaceFilter(%q) = %v, %v; want %v", tt.args, got, err, tt.want)
+		}
+	}
+}

@@ -24,6 +24,9 @@ func main() {
 		reloadCommand(),
 		validateCommand(),
 		watchCommand(),
+		restartCommand(),
+		monitorCommand(),
+		debugCommand(),
 	}
 	if err := app.Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, name+":", err)

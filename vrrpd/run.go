@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	vrrpv1 "github.com/hasuite/hasuite/proto/hasuite/vrrp/v1"
 	"github.com/hasuite/hasuite/vrrpd/internal/config"
 	"github.com/hasuite/hasuite/vrrpd/internal/engine"
+	"github.com/hasuite/hasuite/vrrpd/internal/firewall"
 	"github.com/hasuite/hasuite/vrrpd/internal/kernel"
 	"github.com/hasuite/hasuite/vrrpd/internal/netio"
 	"github.com/hasuite/hasuite/vrrpd/internal/server"
@@ -36,8 +38,11 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			logger, _ := daemon.NewLogger(os.Stderr, opts.LogFormat, opts.LogLevel)
-			return run(opts, logger)
+			logger, level := daemon.NewLogger(os.Stderr, opts.LogFormat, opts.LogLevel)
+			// The ring answers `show log vrrp` and feeds `monitor vrrp`.
+			logs := daemon.NewLogRing(daemon.DefaultLogRingSize)
+			logger = slog.New(logs.Handler(logger.Handler()))
+			return run(opts, logger, logs, level)
 		},
 	}
 }
@@ -59,7 +64,7 @@ func loadConfig(opts daemon.Options, logger *slog.Logger) (*config.Config, error
 	return cfg, nil
 }
 
-func run(opts daemon.Options, logger *slog.Logger) error {
+func run(opts daemon.Options, logger *slog.Logger, logs *daemon.LogRing, level *slog.LevelVar) error {
 	cfg, err := loadConfig(opts, logger)
 	if err != nil {
 		return err
@@ -76,14 +81,27 @@ func run(opts daemon.Options, logger *slog.Logger) error {
 	}
 	defer k.Close()
 	hooks := hook.NewRunner(hook.Options{ScriptsDir: opts.ScriptsDir, Logger: logger})
+	var filter engine.Filter
+	if fw, err := firewall.Open(logger, firewall.Options{}); err != nil {
+		logger.Warn("no state filtering (VR-B15): a BACKUP may accept traffic sent to the virtual router", "err", err)
+	} else {
+		filter = fw
+		defer func() {
+			if err := fw.Close(); err != nil {
+				logger.Warn("cannot remove the state filter rules", "err", err)
+			}
+		}()
+	}
 
 	// The producer tells the engine about demotions; the engine needs the
 	// producer, so the hook reaches the engine through this variable.
 	var eng *engine.Engine
 	producer := bus.NewProducer(name, logger, bus.WithDemotionHook(func(group string) { eng.DemotionChanged(group) }))
 	eng = engine.New(engine.Options{
-		Kernel:      k,
-		OpenAdverts: func(g config.Group) (netio.AdvertConn, error) { return netio.ListenAdverts(engine.ListenConfig(g)) },
+		Kernel: k,
+		OpenAdverts: func(g config.Group, source netip.Addr) (netio.AdvertConn, error) {
+			return netio.ListenAdverts(engine.ListenConfig(g, source))
+		},
 		OpenAnnouncer: func(ifname string) (engine.Announcer, error) {
 			a, err := netio.OpenAnnouncer(ifname)
 			if err != nil {
@@ -93,6 +111,7 @@ func run(opts daemon.Options, logger *slog.Logger) error {
 		},
 		Producer: producer,
 		Hooks:    hooks,
+		Filter:   filter,
 		Logger:   logger,
 	})
 	// The engine outlives the signal context: after SIGTERM it must still
@@ -118,6 +137,7 @@ func run(opts daemon.Options, logger *slog.Logger) error {
 	grpcServer := bus.NewServer(socket, logger)
 	api := server.New(eng, server.Options{
 		Kernel: k, ConfigFile: opts.ConfigFile, ScriptsDir: opts.ScriptsDir, Current: cfg, Logger: logger,
+		Logs: logs, LogLevel: level, BaseLogLevel: opts.LogLevel,
 	})
 	vrrpv1.RegisterVrrpServer(grpcServer, api)
 	busv1.RegisterFailoverServer(grpcServer, producer)

@@ -14,6 +14,7 @@ import (
 	"github.com/hasuite/hasuite/pkg/clock"
 	"github.com/hasuite/hasuite/pkg/hook"
 	"github.com/hasuite/hasuite/vrrpd/internal/config"
+	"github.com/hasuite/hasuite/vrrpd/internal/firewall"
 	"github.com/hasuite/hasuite/vrrpd/internal/fsm"
 	"github.com/hasuite/hasuite/vrrpd/internal/kernel"
 	"github.com/hasuite/hasuite/vrrpd/internal/netio"
@@ -33,13 +34,24 @@ type Announcer interface {
 type Options struct {
 	Clock  clock.Clock
 	Kernel kernel.Kernel
-	// OpenAdverts opens the advert socket of a group
-	// (netio.ListenAdverts in production, a netio.FakeLink in tests).
-	OpenAdverts   func(config.Group) (netio.AdvertConn, error)
+	// OpenAdverts opens the advert socket of a group sending from source
+	// (netio.ListenAdverts of ListenConfig in production, a
+	// netio.FakeLink in tests).
+	OpenAdverts   func(g config.Group, source netip.Addr) (netio.AdvertConn, error)
 	OpenAnnouncer func(ifname string) (Announcer, error)
 	Producer      *bus.Producer
 	Hooks         *hook.Runner
-	Logger        *slog.Logger
+	// Filter drops traffic for the virtual router while a group is not
+	// MASTER (VR-B15); nil filters nothing.
+	Filter Filter
+	Logger *slog.Logger
+}
+
+// Filter is the state-specific filtering of VR-B15 (firewall.Iptables in
+// production). Its calls return at once.
+type Filter interface {
+	Set(g firewall.Group, master bool)
+	Remove(key string)
 }
 
 // ErrStopped is returned by requests made when Run is not running.
@@ -67,6 +79,10 @@ type Engine struct {
 	// queue holds the events still to feed in the current cascade.
 	queue    []queuedEvent
 	draining bool
+
+	// monitors receive every transition (monitor.go); safe from any
+	// goroutine.
+	monitors monitorHub
 }
 
 type queuedEvent struct {
@@ -279,6 +295,7 @@ func (e *Engine) apply(ctx context.Context, cfg *config.Config) error {
 		if g != nil && reconfigurable(g.cfg, next) {
 			if err := g.machine.Reconfigure(machineConfig(next, g.source)); err == nil {
 				g.cfg = next
+				e.setFilter(g) // a new priority may make it the owner
 				continue
 			}
 		}
@@ -390,6 +407,7 @@ func (e *Engine) refreshInterface(g *group) {
 		// from its current primary address.
 		if err := g.machine.Reconfigure(machineConfig(g.cfg, src)); err == nil {
 			g.source = src
+			e.reopenAdverts(g)
 		}
 	}
 	e.dispatch(g, fsm.LinkUp{})
@@ -443,16 +461,18 @@ func vipList(c config.Group) string {
 }
 
 // ListenConfig is where group g's adverts travel, for the daemon's
-// OpenAdverts (netio.ListenAdverts): read on the interface, sent through the
+// OpenAdverts (netio.ListenAdverts): read on the interface (and on the VRRP
+// interface, where RFC 3768 mode's peers' adverts arrive), sent through the
 // VRRP interface in RFC 3768 mode so they leave with the virtual MAC
-// (VR-B03), from the hello-source if set (else the kernel's choice, the
-// primary address the engine also sums the checksum over).
-func ListenConfig(g config.Group) netio.AdvertConfig {
+// (VR-B03), from source: the address the checksum is summed over, which
+// must not be left to the kernel, as it would pick the VIP on the VRRP
+// interface (VR-B02).
+func ListenConfig(g config.Group, source netip.Addr) netio.AdvertConfig {
 	return netio.AdvertConfig{
 		IPv6:             g.IPv6(),
 		ReceiveInterface: g.Interface,
 		SendInterface:    vrrpInterfaceName(g),
-		Source:           g.HelloSource,
+		Source:           source,
 		Unicast:          len(g.Peers) > 0,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/hasuite/hasuite/pkg/clock"
 	busv1 "github.com/hasuite/hasuite/proto/hasuite/bus/v1"
 	"github.com/hasuite/hasuite/vrrpd/internal/config"
+	"github.com/hasuite/hasuite/vrrpd/internal/firewall"
 	"github.com/hasuite/hasuite/vrrpd/internal/fsm"
 	"github.com/hasuite/hasuite/vrrpd/internal/kernel"
 	"github.com/hasuite/hasuite/vrrpd/internal/netio"
@@ -73,7 +75,7 @@ func newRouter(t *testing.T, l *lan, host int, producer *bus.Producer, extra ...
 	opts := Options{
 		Clock:  l.clk,
 		Kernel: r.kern,
-		OpenAdverts: func(g config.Group) (netio.AdvertConn, error) {
+		OpenAdverts: func(g config.Group, _ netip.Addr) (netio.AdvertConn, error) {
 			// Runs on the loop, which the test only reads through
 			// requests that also run there.
 			c := l.link(g.Interface).Attach(addrs[g.Interface].Addr(), 1)
@@ -589,22 +591,60 @@ func TestEngineDemotionStopsPreemption(t *testing.T) {
 }
 
 func TestVR_B03_ListenConfig(t *testing.T) {
+	primary := netip.MustParseAddr("192.0.2.1")
 	tests := []struct {
 		name  string
 		extra string
 		want  netio.AdvertConfig
 	}{
-		{"plain", "", netio.AdvertConfig{ReceiveInterface: "eth0", SendInterface: "eth0"}},
-		{"rfc3768", "rfc3768-compatibility", netio.AdvertConfig{ReceiveInterface: "eth0", SendInterface: "eth0v99"}},
+		{"plain", "", netio.AdvertConfig{ReceiveInterface: "eth0", SendInterface: "eth0", Source: primary}},
+		{"VR-B02 rfc3768 sends from the primary address", "rfc3768-compatibility",
+			netio.AdvertConfig{ReceiveInterface: "eth0", SendInterface: "eth0v99", Source: primary}},
 		{"unicast from hello-source", "peer-address 192.0.2.2 hello-source-address 192.0.2.1",
 			netio.AdvertConfig{ReceiveInterface: "eth0", SendInterface: "eth0", Source: netip.MustParseAddr("192.0.2.1"), Unicast: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := oneGroup(t, 100, tt.extra)
-			if got := ListenConfig(cfg.Groups[0]); got != tt.want {
+			if got := ListenConfig(cfg.Groups[0], tt.want.Source); got != tt.want {
 				t.Errorf("ListenConfig = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
+}
+
+// TestVR_B15_StateFilterFollowsTheVIPs: in RFC 3768 mode a backup drops
+// what reaches its VRRP interface and the master does not; a resigning
+// master closes its filter again, and a stopped group leaves no rule.
+func TestVR_B15_StateFilterFollowsTheVIPs(t *testing.T) {
+	l := newLAN()
+	filters := map[int]*firewall.Fake{1: firewall.NewFake(), 2: firewall.NewFake()}
+	withFilter := func(host int) func(*Options) {
+		return func(o *Options) { o.Filter = filters[host] }
+	}
+	high, low := newRouter(t, l, 1, nil, withFilter(1)), newRouter(t, l, 2, nil, withFilter(2))
+	high.apply(t, oneGroup(t, 200, "rfc3768-compatibility"))
+	low.apply(t, oneGroup(t, 100, "rfc3768-compatibility"))
+	high.waitState(t, key99, fsm.Backup)
+	low.waitState(t, key99, fsm.Backup)
+	blocksInterface := func(f *firewall.Fake) bool {
+		return slices.ContainsFunc(f.Rules("eth0/99"), func(r firewall.Rule) bool { return slices.Contains(r.Spec, "eth0v99") })
+	}
+	for host, f := range filters {
+		if !blocksInterface(f) {
+			t.Errorf("router %d in BACKUP does not drop what reaches eth0v99: %v", host, f.Rules("eth0/99"))
+		}
+	}
+	l.clk.Advance(3300 * time.Millisecond)
+	high.waitState(t, key99, fsm.Master)
+	eventually(t, "the master's filter opens", func() bool { return !blocksInterface(filters[1]) && len(filters[1].Rules("eth0/99")) == 1 })
+	if !blocksInterface(filters[2]) {
+		t.Errorf("the backup's filter opened: %v", filters[2].Rules("eth0/99"))
+	}
+	if err := high.eng.ResetMaster(t.Context(), key99); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reset master's filter closes", func() bool { return blocksInterface(filters[1]) })
+	low.apply(t, parse(t, `interfaces { ethernet eth1 { vrrp { vrrp-group 1 { virtual-address 198.51.100.50/24 } } } }`))
+	eventually(t, "a removed group's rules go", func() bool { return len(filters[2].Rules("eth0/99")) == 0 })
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hasuite/hasuite/pkg/hook"
 	busv1 "github.com/hasuite/hasuite/proto/hasuite/bus/v1"
 	"github.com/hasuite/hasuite/vrrpd/internal/config"
+	"github.com/hasuite/hasuite/vrrpd/internal/firewall"
 	"github.com/hasuite/hasuite/vrrpd/internal/fsm"
 	"github.com/hasuite/hasuite/vrrpd/internal/kernel"
 	"github.com/hasuite/hasuite/vrrpd/internal/netio"
@@ -34,6 +35,13 @@ type group struct {
 	// as the announcements carry it.
 	source netip.Addr
 	mac    net.HardwareAddr
+	// holdsVIPs is set from AddVIPs to RemoveVIPs: the state filter is
+	// open (VR-B15).
+	holdsVIPs bool
+	// ownAddresses are the VIPs an owner's interface carried before the
+	// group started: the admin's addresses (VR-Q04), never removed
+	// (VR-B34).
+	ownAddresses map[netip.Addr]bool
 
 	timer clock.Timer
 	// timerGen invalidates the expiry of a timer that was re-armed.
@@ -54,6 +62,7 @@ type group struct {
 	lastReason     string
 	takeover       Takeover
 	lastDropLog    time.Time
+	lastSendErrLog time.Time
 }
 
 func (g *group) busName() string   { return g.cfg.Key.String() }
@@ -116,6 +125,23 @@ func machineConfig(c config.Group, source netip.Addr) fsm.Config {
 	}
 }
 
+// ownAddresses are the VIPs of owner group c already on its interface
+// ifc, in legacy mode where the VIPs go on that interface.
+func ownAddresses(c config.Group, ifc kernel.Interface) map[netip.Addr]bool {
+	if c.RFC3768 {
+		return nil
+	}
+	own := map[netip.Addr]bool{}
+	for _, vip := range c.VIPs {
+		for _, a := range ifc.Addresses {
+			if a.Addr() == vip.Addr() {
+				own[vip.Addr()] = true
+			}
+		}
+	}
+	return own
+}
+
 // startGroup brings up the group c: its VRRP interface, sockets and machine.
 func (e *Engine) startGroup(ctx context.Context, c config.Group) error {
 	ifc, ifErr := e.opts.Kernel.Interface(ctx, c.Interface)
@@ -127,12 +153,28 @@ func (e *Engine) startGroup(ctx context.Context, c config.Group) error {
 	g.machine = m
 	if c.RFC3768 {
 		v := kernel.VMAC{Name: c.VRRPInterface.Name, Parent: c.Interface, MAC: c.VRRPInterface.MAC, Description: c.VRRPInterface.Description}
+		if c.IPv6() {
+			v.LinkLocal = g.source
+		}
 		if err := e.opts.Kernel.EnsureVMAC(ctx, v); err != nil {
 			return fmt.Errorf("start VRRP group %s: create its VRRP interface: %w", c.Key, err)
 		}
 		g.mac = c.VRRPInterface.MAC
 	}
-	if g.conn, err = e.opts.OpenAdverts(c); err != nil {
+	// A vrrpd killed as master leaves its VIPs in the kernel, answering
+	// (FIELD-NOTES); a group starts without them, or as BACKUP it would
+	// answer next to the master (VR-B15). The owner keeps them: they are
+	// its own addresses and it is MASTER at once.
+	if c.Priority == 255 {
+		g.ownAddresses = ownAddresses(c, ifc)
+	} else {
+		for _, vip := range c.VIPs {
+			if err := e.opts.Kernel.RemoveVIP(ctx, vrrpInterfaceName(c), vip); err != nil {
+				e.log.Warn("cannot remove a virtual address left by an earlier run", "group", c.Key.String(), "vip", vip.String(), "err", err)
+			}
+		}
+	}
+	if g.conn, err = e.opts.OpenAdverts(c, g.source); err != nil {
 		return fmt.Errorf("start VRRP group %s: open its advert socket: %w", c.Key, err)
 	}
 	if e.opts.OpenAnnouncer != nil {
@@ -142,6 +184,7 @@ func (e *Engine) startGroup(ctx context.Context, c config.Group) error {
 	}
 	e.groups[c.Key] = g
 	go e.receive(g, c.Key, g.conn)
+	e.setFilter(g)
 
 	switch {
 	case ifErr != nil || !ifc.AdminUp || !ifc.Running:
@@ -169,6 +212,9 @@ func (e *Engine) stopGroup(ctx context.Context, g *group, forget bool) {
 	}
 	e.dispatch(g, fsm.Shutdown{})
 	g.release()
+	if e.opts.Filter != nil {
+		e.opts.Filter.Remove(g.cfg.Key.String())
+	}
 	if g.cfg.RFC3768 {
 		if err := e.opts.Kernel.DeleteVMAC(ctx, g.cfg.VRRPInterface.Name); err != nil {
 			e.log.Warn("cannot delete VRRP interface", "group", g.busName(), "err", err)
@@ -178,6 +224,34 @@ func (e *Engine) stopGroup(ctx context.Context, g *group, forget bool) {
 		e.opts.Producer.Remove(g.busName())
 	}
 	delete(e.groups, g.cfg.Key)
+}
+
+// setFilter makes the state filter match g: open while g holds its VIPs,
+// closed otherwise (VR-B15).
+func (e *Engine) setFilter(g *group) {
+	if e.opts.Filter == nil {
+		return
+	}
+	c := g.cfg
+	fg := firewall.Group{Key: c.Key.String(), IPv6: c.IPv6(), VIPs: c.VIPs, Owner: c.Owner()}
+	if c.RFC3768 {
+		fg.VRRPInterface = c.VRRPInterface.Name
+	}
+	e.opts.Filter.Set(fg, g.holdsVIPs)
+}
+
+// reopenAdverts replaces g's advert socket by one sending from g's current
+// source. Without a socket the group cannot win an election: it stays in
+// the machine's state, silent, and the error says to reload.
+func (e *Engine) reopenAdverts(g *group) {
+	conn, err := e.opts.OpenAdverts(g.cfg, g.source)
+	if err != nil {
+		e.log.Error("cannot reopen the advert socket for the new source address; fix the interface and reload", "group", g.busName(), "source", g.source.String(), "err", err)
+		return
+	}
+	_ = g.conn.Close()
+	g.conn = conn
+	go e.receive(g, g.cfg.Key, conn)
 }
 
 // receive reads g's adverts from conn until it closes. It runs on its own
@@ -317,6 +391,7 @@ func (e *Engine) dispatch(g *group, ev fsm.Event) {
 
 func (e *Engine) handle(g *group, ev fsm.Event) {
 	now := e.opts.Clock.Now()
+	e.debugEvent(g, ev)
 	for _, a := range g.machine.Handle(now, ev) {
 		e.execute(g, a, now)
 	}
@@ -364,6 +439,8 @@ func (e *Engine) execute(g *group, a fsm.Action, now time.Time) {
 			g.cancelPrepare()
 		}
 	case fsm.AddVIPs:
+		g.holdsVIPs = true
+		e.setFilter(g)
 		for _, vip := range g.cfg.VIPs {
 			if err := e.opts.Kernel.AddVIP(ctx, vrrpInterfaceName(g.cfg), vip); err != nil {
 				e.log.Error("cannot add virtual address", "group", g.busName(), "vip", vip.String(), "err", err)
@@ -372,10 +449,15 @@ func (e *Engine) execute(g *group, a fsm.Action, now time.Time) {
 		g.takeover.VIPsAdded = e.opts.Clock.Now()
 	case fsm.RemoveVIPs:
 		for _, vip := range g.cfg.VIPs {
+			if g.ownAddresses[vip.Addr()] {
+				continue
+			}
 			if err := e.opts.Kernel.RemoveVIP(ctx, vrrpInterfaceName(g.cfg), vip); err != nil {
 				e.log.Error("cannot remove virtual address", "group", g.busName(), "vip", vip.String(), "err", err)
 			}
 		}
+		g.holdsVIPs = false
+		e.setFilter(g)
 	case fsm.SendGARP:
 		g.garpGen++
 		g.garpStart, g.garpDone = now, 0
@@ -419,7 +501,15 @@ func (e *Engine) sendAdvert(g *group, priority uint8) {
 			err = g.conn.Send(payload, dst)
 		}
 		if err != nil {
-			e.log.Error("cannot send advert", "group", g.busName(), "to", dst.String(), "err", err)
+			g.counters.SendErrors++
+			// A peer without a route fails every advert: say so
+			// loudly, but not at the advert rate. There is no
+			// fall back to multicast.
+			if now := e.opts.Clock.Now(); g.lastSendErrLog.IsZero() || now.Sub(g.lastSendErrLog) >= dropLogEvery {
+				g.lastSendErrLog = now
+				e.log.Error("cannot send advert (further failures of this group are counted, logged at most every 10s)",
+					"group", g.busName(), "to", dst.String(), "err", err, "failures", g.counters.SendErrors)
+			}
 			continue
 		}
 		g.counters.AdvertsSent++
@@ -564,6 +654,7 @@ func (e *Engine) transition(g *group, t fsm.Transition, now time.Time) {
 		}
 	}
 	e.log.Info("VRRP transition", "group", g.busName(), "from", t.From.String(), "to", t.To.String(), "reason", t.Reason)
+	e.monitorTransition(g, t, now)
 	e.publish(g.busName(), t.To, t.Reason)
 	sg := e.syncOf[g.cfg.Key]
 	if sg == nil {

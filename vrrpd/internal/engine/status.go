@@ -43,6 +43,8 @@ type Counters struct {
 	AuthInvalidType, AuthTypeMismatch uint64
 	AuthFailures                      uint64
 	Priority0Sent, Priority0Received  uint64
+	// SendErrors are adverts the kernel refused (not in Example 2-16).
+	SendErrors uint64
 }
 
 // Takeover records the phases of one way to MASTER: claiming the role,

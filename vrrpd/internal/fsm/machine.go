@@ -375,9 +375,17 @@ func (m *Machine) masterReceived(now time.Time, ad Advert) {
 	// VR-B07: answer a weaker master at once so it steps down, but at most
 	// once per interval: two routers that both see the other as weaker
 	// (duplicate address and priority) must not ping-pong at wire speed.
+	// Two masters mean a split brain has just healed: hosts that learned
+	// the loser's MAC for the VIPs (legacy mode) or switches that learned
+	// the virtual MAC on the loser's port go on sending there until told
+	// otherwise, so the winner announces its VIPs again at once rather
+	// than at the next refresh (keepalived waits for it).
 	if m.answeredAt.IsZero() || now.Sub(m.answeredAt) >= m.cfg.AdvertInterval {
 		m.answeredAt = now
 		m.advertise(now)
+		if m.vipsHeld {
+			m.emit(SendGARP{})
+		}
 	}
 }
 

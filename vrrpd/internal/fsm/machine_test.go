@@ -131,12 +131,12 @@ func TestVR_B06_B07_MasterReceivesAdvert(t *testing.T) {
 	}{
 		{"higher priority preempts", Advert{Priority: 200, Source: addr("10.0.0.2")}, Backup,
 			[]string{"RemoveVIPs", "MASTER->BACKUP", "RunScript(BACKUP)"}, "preempted by 10.0.0.2 priority 200"},
-		{"lower priority is answered at once", Advert{Priority: 50, Source: addr("10.0.0.2")}, Master,
-			[]string{"SendAdvert"}, ""},
+		{"lower priority is answered at once, and the VIPs announced again", Advert{Priority: 50, Source: addr("10.0.0.2")}, Master,
+			[]string{"SendAdvert", "SendGARP"}, ""},
 		{"equal priority and higher address wins", Advert{Priority: 100, Source: addr("10.0.0.2")}, Backup,
 			[]string{"RemoveVIPs", "MASTER->BACKUP", "RunScript(BACKUP)"}, "lost tie-break at priority 100 to higher address 10.0.0.2"},
-		{"equal priority and lower address is ignored", Advert{Priority: 100, Source: addr("10.0.0.0")}, Master,
-			[]string{"SendAdvert"}, ""},
+		{"equal priority and lower address is answered too", Advert{Priority: 100, Source: addr("10.0.0.0")}, Master,
+			[]string{"SendAdvert", "SendGARP"}, ""},
 		{"priority 0 is answered at once", Advert{Priority: 0, Source: addr("10.0.0.2")}, Master,
 			[]string{"SendAdvert"}, ""},
 	}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -29,6 +30,8 @@ type fakeLink struct {
 	description string
 	running     bool // carrier; for a VRRP interface, its parent's
 	addrs       []netip.Prefix
+	mtu         int // 0 reads as 1500, the kernel's default
+	stats       LinkStats
 }
 
 var _ Kernel = (*Fake)(nil)
@@ -133,6 +136,9 @@ func (f *Fake) EnsureVMAC(_ context.Context, v VMAC) error {
 	}
 	f.nextIndex++
 	f.links[v.Name] = &fakeLink{index: f.nextIndex, mac: slices.Clone(v.MAC), parent: v.Parent, description: v.Description, running: parent.running}
+	if v.LinkLocal.IsValid() {
+		f.links[v.Name].addrs = []netip.Prefix{netip.PrefixFrom(v.LinkLocal, 64)}
+	}
 	kind := LinkDown
 	if parent.running {
 		kind = LinkUp
@@ -186,6 +192,18 @@ func (f *Fake) RemoveVIP(_ context.Context, ifname string, vip netip.Prefix) err
 	return nil
 }
 
+// SetLinkStats gives an interface an MTU and counters, as traffic would.
+func (f *Fake) SetLinkStats(name string, mtu int, stats LinkStats) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.links[name]
+	if !ok {
+		return fmt.Errorf("interface %s: %w", name, ErrNoInterface)
+	}
+	l.mtu, l.stats = mtu, stats
+	return nil
+}
+
 // Interface implements Kernel.
 func (f *Fake) Interface(_ context.Context, name string) (Interface, error) {
 	f.mu.Lock()
@@ -194,7 +212,8 @@ func (f *Fake) Interface(_ context.Context, name string) (Interface, error) {
 	if !ok {
 		return Interface{}, fmt.Errorf("interface %s: %w", name, ErrNoInterface)
 	}
-	ifc := Interface{Name: name, Index: l.index, MAC: slices.Clone(l.mac), AdminUp: true, Running: l.running, Addresses: slices.Clone(l.addrs)}
+	ifc := Interface{Name: name, Index: l.index, MAC: slices.Clone(l.mac), AdminUp: true, Running: l.running, Addresses: slices.Clone(l.addrs),
+		MTU: cmp.Or(l.mtu, 1500), Stats: l.stats}
 	for _, a := range l.addrs {
 		switch {
 		case a.Addr().Is4() && !ifc.PrimaryIPv4.IsValid():

@@ -46,6 +46,13 @@ type VMAC struct {
 	MAC          net.HardwareAddr
 	// Description becomes the ifalias, after AliasMark.
 	Description string
+	// LinkLocal, for an IPv6 group, is the parent's link-local address,
+	// which the VRRP interface gets too: adverts leave it from that address
+	// (RFC 5798 §5.1.2.1), and the kernel only sends from a link-local
+	// address of the sending interface. The interface generates no
+	// link-local address of its own: derived from the virtual MAC, it would
+	// be the same on every router and fail duplicate address detection.
+	LinkLocal netip.Addr
 	// Addresses are those on the interface; ignored by EnsureVMAC.
 	Addresses []netip.Prefix
 }
@@ -75,6 +82,16 @@ type Interface struct {
 	LinkLocalIPv6 netip.Addr
 	// Addresses are all of the interface's addresses, in kernel order.
 	Addresses []netip.Prefix
+	// MTU and Stats are the link's, as `ip -s link show` prints them
+	// (`show interfaces vrrp detail`).
+	MTU   int
+	Stats LinkStats
+}
+
+// LinkStats are an interface's kernel counters.
+type LinkStats struct {
+	RxPackets, RxBytes, RxErrors, RxDropped uint64
+	TxPackets, TxBytes, TxErrors, TxDropped uint64
 }
 
 // EventKind says what changed.

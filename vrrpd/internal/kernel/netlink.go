@@ -99,6 +99,10 @@ func ours(l netlink.Link) bool {
 	return ok && strings.HasPrefix(l.Attrs().Alias, AliasMark)
 }
 
+// addrGenModeNone is IN6_ADDR_GEN_MODE_NONE: no automatic IPv6 link-local
+// address.
+const addrGenModeNone = 1
+
 // EnsureVMAC implements Kernel.
 func (n *Netlink) EnsureVMAC(_ context.Context, v VMAC) error {
 	n.vmacMu.Lock()
@@ -136,6 +140,9 @@ func (n *Netlink) EnsureVMAC(_ context.Context, v VMAC) error {
 		if l, err = n.link(v.Name); err != nil {
 			return err
 		}
+		if err := n.h.LinkSetIP6AddrGenMode(l, addrGenModeNone); err != nil {
+			return fmt.Errorf("stop VRRP interface %s from making its own IPv6 link-local address: %w", v.Name, err)
+		}
 	}
 	// The mark goes on first: from here on a crash leaves a leftover we
 	// recognise.
@@ -146,6 +153,12 @@ func (n *Netlink) EnsureVMAC(_ context.Context, v VMAC) error {
 	}
 	if err := n.setSysctls(v.Name, macvlanSysctls); err != nil {
 		return err
+	}
+	if v.LinkLocal.IsValid() {
+		ll := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(v.LinkLocal, 64)), Flags: unix.IFA_F_NODAD}
+		if err := n.h.AddrReplace(l, ll); err != nil {
+			return fmt.Errorf("give VRRP interface %s the link-local address %s of %s: %w", v.Name, v.LinkLocal, v.Parent, err)
+		}
 	}
 	if err := n.h.LinkSetUp(l); err != nil {
 		return fmt.Errorf("bring VRRP interface %s up: %w", v.Name, err)
@@ -230,6 +243,13 @@ func (n *Netlink) Interface(_ context.Context, name string) (Interface, error) {
 		MAC:     attrs.HardwareAddr,
 		AdminUp: attrs.Flags&net.FlagUp != 0,
 		Running: attrs.RawFlags&unix.IFF_RUNNING != 0,
+		MTU:     attrs.MTU,
+	}
+	if st := attrs.Statistics; st != nil {
+		ifc.Stats = LinkStats{
+			RxPackets: st.RxPackets, RxBytes: st.RxBytes, RxErrors: st.RxErrors, RxDropped: st.RxDropped,
+			TxPackets: st.TxPackets, TxBytes: st.TxBytes, TxErrors: st.TxErrors, TxDropped: st.TxDropped,
+		}
 	}
 	addrs, err := n.h.AddrList(l, netlink.FAMILY_ALL)
 	if err != nil {

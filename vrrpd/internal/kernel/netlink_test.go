@@ -246,3 +246,48 @@ func TestNetlinkARPAnswersWithVMAC_VRB13(t *testing.T) {
 	}
 	t.Errorf("host has no neighbour entry for %s: %v", vip.Addr(), neighbours)
 }
+
+// TestNetlinkVRRPInterfaceLinkLocal_VRB03: the VRRP interface makes no
+// link-local address of its own (it would be the same on every router) and,
+// for an IPv6 group, carries the parent's, so adverts can leave it from
+// there.
+func TestNetlinkVRRPInterfaceLinkLocal_VRB03(t *testing.T) {
+	tests := []struct {
+		name string
+		ll   netip.Addr
+	}{
+		{"IPv4 group: none", netip.Addr{}},
+		{"IPv6 group: the parent's", netip.MustParseAddr("fe80::1:2")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			node, k := newLab(t)
+			v := vmac99
+			v.LinkLocal = tt.ll
+			if err := k.EnsureVMAC(t.Context(), v); err != nil {
+				t.Fatal(err)
+			}
+			l, err := node.Netlink().LinkByName(v.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Long enough for the kernel to have made an automatic one.
+			time.Sleep(200 * time.Millisecond)
+			addrs, err := node.Netlink().AddrList(l, netlink.FAMILY_V6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, a := range addrs {
+				got = append(got, a.IP.String())
+			}
+			var want []string
+			if tt.ll.IsValid() {
+				want = []string{tt.ll.String()}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s has IPv6 addresses %v, want %v", v.Name, got, want)
+			}
+		})
+	}
+}

@@ -3,6 +3,8 @@ package server
 import (
 	"cmp"
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,11 +13,13 @@ import (
 
 	"github.com/hasuite/hasuite/pkg/bus"
 	hc "github.com/hasuite/hasuite/pkg/config"
+	"github.com/hasuite/hasuite/pkg/daemon"
 	busv1 "github.com/hasuite/hasuite/proto/hasuite/bus/v1"
 	vrrpv1 "github.com/hasuite/hasuite/proto/hasuite/vrrp/v1"
 	"github.com/hasuite/hasuite/vrrpd/internal/config"
 	"github.com/hasuite/hasuite/vrrpd/internal/engine"
 	"github.com/hasuite/hasuite/vrrpd/internal/fsm"
+	"github.com/hasuite/hasuite/vrrpd/internal/kernel"
 )
 
 func groupMessage(g engine.GroupStatus) *vrrpv1.Group {
@@ -94,6 +98,7 @@ func statisticsMessage(g engine.GroupStatus) *vrrpv1.GroupStatistics {
 		AuthFailures:         c.AuthFailures,
 		PriorityZeroReceived: c.Priority0Received,
 		PriorityZeroSent:     c.Priority0Sent,
+		AdvertSendErrors:     c.SendErrors,
 	}
 }
 
@@ -181,4 +186,39 @@ func gateReport(r bus.GateResult) *busv1.PrepareReport {
 		})
 	}
 	return report
+}
+
+// fillInterface copies the kernel's view of the interface of group c into
+// msg. On a legacy-mode group's parent only the group's VIPs count as its
+// addresses: the others are the router's own.
+func fillInterface(msg *vrrpv1.VrrpInterface, ifc kernel.Interface, c config.Group) {
+	msg.AdminUp, msg.LinkUp, msg.Mtu = ifc.AdminUp, ifc.Running, uint32(ifc.MTU)
+	if msg.Mac == "" && len(ifc.MAC) > 0 {
+		msg.Mac = ifc.MAC.String()
+	}
+	st := ifc.Stats
+	msg.Counters = &vrrpv1.InterfaceCounters{
+		RxPackets: st.RxPackets, RxBytes: st.RxBytes, RxErrors: st.RxErrors, RxDropped: st.RxDropped,
+		TxPackets: st.TxPackets, TxBytes: st.TxBytes, TxErrors: st.TxErrors, TxDropped: st.TxDropped,
+	}
+	for _, p := range ifc.Addresses {
+		if c.RFC3768 || slices.ContainsFunc(c.VIPs, func(v netip.Prefix) bool { return v.Addr() == p.Addr() }) {
+			msg.Addresses = append(msg.Addresses, p.String())
+		}
+	}
+}
+
+// logRecord is the API form of a log ring entry.
+func logRecord(e daemon.LogEntry) *vrrpv1.LogRecord {
+	msg := &vrrpv1.LogRecord{Time: timestamp(e.Time), Level: e.Level.String(), Message: e.Message}
+	for _, a := range e.Attrs {
+		msg.Attrs = append(msg.Attrs, &vrrpv1.LogAttr{Key: a.Key, Value: a.Value})
+	}
+	return msg
+}
+
+func stateChange(c engine.StateChange) *vrrpv1.StateChange {
+	return &vrrpv1.StateChange{
+		Time: timestamp(c.Time), Group: groupRef(c.Group), From: stateMessage(c.From), To: stateMessage(c.To), Reason: c.Reason,
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hasuite/hasuite/pkg/daemon"
 	"github.com/hasuite/hasuite/pkg/hook"
 	vrrpv1 "github.com/hasuite/hasuite/proto/hasuite/vrrp/v1"
 	"github.com/hasuite/hasuite/vrrpd/internal/config"
@@ -28,8 +29,8 @@ import (
 // defaultValidateFile names the text of a Validate request that names none.
 const defaultValidateFile = "vrrpd.conf"
 
-// Server implements vrrpv1.VrrpServer. RPCs it does not implement
-// (Restart, ShowLog, Monitor, SetDebugLogging) answer Unimplemented.
+// Server implements vrrpv1.VrrpServer; the operational commands (Restart,
+// ShowLog, Monitor, SetDebugLogging) are in ops.go.
 type Server struct {
 	vrrpv1.UnimplementedVrrpServer
 
@@ -53,6 +54,13 @@ type Options struct {
 	// Current is the configuration the engine runs now.
 	Current *config.Config
 	Logger  *slog.Logger
+	// Logs holds the daemon's recent log records for ShowLog and Monitor;
+	// without it they answer FailedPrecondition.
+	Logs *daemon.LogRing
+	// LogLevel is the daemon's log level, which SetDebugLogging moves
+	// between debug and BaseLogLevel (--log-level, at least info).
+	LogLevel     *slog.LevelVar
+	BaseLogLevel slog.Level
 }
 
 // New returns a server over eng. It starts nothing.
@@ -157,9 +165,10 @@ func (s *Server) ShowSyncGroups(ctx context.Context, req *vrrpv1.ShowSyncGroupsR
 	return resp, nil
 }
 
-// ShowInterfaces returns the VRRP interfaces (macvlans) of RFC 3768 groups
-// as the kernel has them. The kernel adapter reports neither MTU nor link
-// counters, so those fields stay zero.
+// ShowInterfaces returns, per group, the interface its virtual addresses
+// live on as the kernel has it: the VRRP interface (macvlan) of an RFC 3768
+// group, the parent of a legacy-mode group, whose addresses are then only
+// the group's VIPs it holds.
 func (s *Server) ShowInterfaces(ctx context.Context, req *vrrpv1.ShowInterfacesRequest) (*vrrpv1.ShowInterfacesResponse, error) {
 	groups, err := s.status(ctx, nil)
 	if err != nil {
@@ -167,28 +176,28 @@ func (s *Server) ShowInterfaces(ctx context.Context, req *vrrpv1.ShowInterfacesR
 	}
 	resp := &vrrpv1.ShowInterfacesResponse{}
 	for _, g := range groups {
-		vif := g.Config.VRRPInterface
-		if !g.Config.RFC3768 || (req.GetName() != "" && vif.Name != req.GetName()) {
-			continue
+		c := g.Config
+		if !c.RFC3768 {
+			continue // VR-O07: legacy mode has no VRRP interface
 		}
 		msg := &vrrpv1.VrrpInterface{
-			Name: vif.Name, Parent: g.Config.Interface, Group: uint32(g.Config.VRID),
-			Description: vif.Description, Mac: vif.MAC.String(),
+			Name: c.VRRPInterface.Name, Parent: c.Interface, Group: uint32(c.VRID),
+			Description: c.VRRPInterface.Description, Mac: c.VRRPInterface.MAC.String(),
+		}
+		if req.GetName() != "" && msg.Name != req.GetName() {
+			continue
 		}
 		// The macvlan exists only while the group runs; until then it is
 		// shown down with no address.
-		if ifc, err := s.opts.Kernel.Interface(ctx, vif.Name); err == nil {
-			msg.AdminUp, msg.LinkUp = ifc.AdminUp, ifc.Running
-			for _, p := range ifc.Addresses {
-				msg.Addresses = append(msg.Addresses, p.String())
-			}
+		if ifc, err := s.opts.Kernel.Interface(ctx, msg.Name); err == nil {
+			fillInterface(msg, ifc, c)
 		}
 		resp.Interfaces = append(resp.Interfaces, msg)
 	}
 	if req.GetName() != "" && len(resp.Interfaces) == 0 {
 		return nil, status.Errorf(codes.NotFound, "no VRRP interface %q: check `show interfaces vrrp`", req.GetName())
 	}
-	slices.SortFunc(resp.Interfaces, func(a, b *vrrpv1.VrrpInterface) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(resp.Interfaces, func(a, b *vrrpv1.VrrpInterface) int { return strings.Compare(a.Name, b.Name) })
 	return resp, nil
 }
 

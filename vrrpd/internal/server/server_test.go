@@ -42,9 +42,13 @@ type fixture struct {
 	kern       *kernel.Fake
 	configFile string
 	client     vrrpv1.VrrpClient
+	// stop stops the gRPC server, ending every stream.
+	stop func()
 }
 
-func newFixture(t *testing.T, src string) *fixture {
+// newFixture serves src; with extra, a test adds to the server's Options
+// (ops_test.go: logs and log level).
+func newFixture(t *testing.T, src string, extra ...func(*Options)) *fixture {
 	t.Helper()
 	f := &fixture{clk: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), kern: kernel.NewFake()}
 	addrs := map[string]netip.Prefix{
@@ -59,7 +63,7 @@ func newFixture(t *testing.T, src string) *fixture {
 	eng := engine.New(engine.Options{
 		Clock:  f.clk,
 		Kernel: f.kern,
-		OpenAdverts: func(g config.Group) (netio.AdvertConn, error) {
+		OpenAdverts: func(g config.Group, _ netip.Addr) (netio.AdvertConn, error) {
 			return links[g.Interface].Attach(addrs[g.Interface].Addr(), 1), nil
 		},
 	})
@@ -89,7 +93,12 @@ func newFixture(t *testing.T, src string) *fixture {
 		t.Fatalf("Listen: %v", err)
 	}
 	srv := bus.NewServer(socket, nil)
-	vrrpv1.RegisterVrrpServer(srv, New(eng, Options{Kernel: f.kern, ConfigFile: f.configFile, ScriptsDir: t.TempDir(), Current: cfg}))
+	opts := Options{Kernel: f.kern, ConfigFile: f.configFile, ScriptsDir: t.TempDir(), Current: cfg}
+	for _, fn := range extra {
+		fn(&opts)
+	}
+	vrrpv1.RegisterVrrpServer(srv, New(eng, opts))
+	f.stop = srv.Stop
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	t.Cleanup(func() {
@@ -233,7 +242,7 @@ func TestShowStatisticsSyncGroupsAndInterfaces(t *testing.T) {
 		t.Fatalf("ShowInterfaces: %v", err)
 	}
 	if len(ifaces.Interfaces) != 1 {
-		t.Fatalf("interfaces %v: want eth1v10 only", ifaces.Interfaces)
+		t.Fatalf("interfaces %v: want only eth1v10 (VR-O07: a legacy group has no VRRP interface)", ifaces.Interfaces)
 	}
 	vif := ifaces.Interfaces[0]
 	if vif.Name != "eth1v10" || vif.Parent != "eth1" || vif.Mac != "00:00:5e:00:01:0a" || !slices.Contains(vif.Addresses, "10.0.0.1/24") {

@@ -979,8 +979,11 @@ type GroupStatistics struct {
 	PriorityZeroSent     uint64 `protobuf:"varint,16,opt,name=priority_zero_sent,json=priorityZeroSent,proto3" json:"priority_zero_sent,omitempty"`
 	// Takeovers whose gate deadline passed before every gate was ready.
 	GateDeadlinesMissed uint64 `protobuf:"varint,17,opt,name=gate_deadlines_missed,json=gateDeadlinesMissed,proto3" json:"gate_deadlines_missed,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Adverts the kernel refused to send (e.g. a unicast peer without a
+	// route); vrrpd never falls back to multicast.
+	AdvertSendErrors uint64 `protobuf:"varint,18,opt,name=advert_send_errors,json=advertSendErrors,proto3" json:"advert_send_errors,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GroupStatistics) Reset() {
@@ -1128,6 +1131,13 @@ func (x *GroupStatistics) GetPriorityZeroSent() uint64 {
 func (x *GroupStatistics) GetGateDeadlinesMissed() uint64 {
 	if x != nil {
 		return x.GateDeadlinesMissed
+	}
+	return 0
+}
+
+func (x *GroupStatistics) GetAdvertSendErrors() uint64 {
+	if x != nil {
+		return x.AdvertSendErrors
 	}
 	return 0
 }
@@ -2648,7 +2658,7 @@ const file_hasuite_vrrp_v1_vrrp_proto_rawDesc = "" +
 	"\x15ShowStatisticsRequest\x124\n" +
 	"\x06filter\x18\x01 \x01(\v2\x1c.hasuite.vrrp.v1.GroupFilterR\x06filter\"R\n" +
 	"\x16ShowStatisticsResponse\x128\n" +
-	"\x06groups\x18\x01 \x03(\v2 .hasuite.vrrp.v1.GroupStatisticsR\x06groups\"\xd2\x05\n" +
+	"\x06groups\x18\x01 \x03(\v2 .hasuite.vrrp.v1.GroupStatisticsR\x06groups\"\x80\x06\n" +
 	"\x0fGroupStatistics\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\rR\x05group\x12)\n" +
@@ -2668,7 +2678,8 @@ const file_hasuite_vrrp_v1_vrrp_proto_rawDesc = "" +
 	"\rauth_failures\x18\x0e \x01(\x04R\fauthFailures\x124\n" +
 	"\x16priority_zero_received\x18\x0f \x01(\x04R\x14priorityZeroReceived\x12,\n" +
 	"\x12priority_zero_sent\x18\x10 \x01(\x04R\x10priorityZeroSent\x122\n" +
-	"\x15gate_deadlines_missed\x18\x11 \x01(\x04R\x13gateDeadlinesMissed\"+\n" +
+	"\x15gate_deadlines_missed\x18\x11 \x01(\x04R\x13gateDeadlinesMissed\x12,\n" +
+	"\x12advert_send_errors\x18\x12 \x01(\x04R\x10advertSendErrors\"+\n" +
 	"\x15ShowSyncGroupsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"U\n" +
 	"\x16ShowSyncGroupsResponse\x12;\n" +
