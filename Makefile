@@ -1,6 +1,7 @@
 # hasuite — build, test, lab.
 #
-#   make lab       build everything and start the two-router lab in namespaces
+#   make lab       build everything and start the two-router lab in namespaces,
+#                  vrrpd running on both routers (make lab-failover shows it)
 #   make test      what CI runs: install missing packages, check generated
 #                  code, vet, unit tests with -race, then the end-to-end tests
 #
@@ -33,7 +34,7 @@ STATICCHECK_VERSION := v0.8.2
 UNIT_TIMEOUT := 15m
 E2E_TIMEOUT  := 30m
 
-.PHONY: all build test deps proto proto-check vet unit e2e lab lab-down bench lint clean
+.PHONY: all build test deps proto proto-check vet unit e2e lab lab-down lab-failover bench lint clean
 
 all: build
 
@@ -60,8 +61,10 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
 
-unit:
-	$(GO) test -race -count=1 -timeout $(UNIT_TIMEOUT) ./...
+# Some package tests run a daemon binary (the lab, the systemd notify
+# check): they find it through HASUITE_BIN.
+unit: build
+	HASUITE_BIN=$(BIN) $(GO) test -race -count=1 -timeout $(UNIT_TIMEOUT) ./...
 
 # End-to-end tests: real binaries from bin/ in network namespaces. They live
 # in packages named e2e under each daemon, behind the e2e build tag.
@@ -80,12 +83,15 @@ lab: deps build
 lab-down:
 	@$(GO) run ./deploy/lab down
 
-bench: build
+lab-failover:
+	@HASUITE_BIN=$(BIN) $(GO) run ./deploy/lab failover
+
+bench: deps build
 	@pkgs="$$($(GO) list -tags e2e ./... | grep '/bench$$' || true)"; \
 	if [ -z "$$pkgs" ]; then \
 		echo "bench: no benchmarks yet (each daemon adds its own, written to docs/benchmarks.md)"; \
 	else \
-		HASUITE_BIN=$(BIN) $(GO) test -tags e2e -count=1 -run '^$$' -bench . -timeout 60m $$pkgs; \
+		HASUITE_BIN=$(BIN) $(GO) test -tags e2e -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m $$pkgs; \
 	fi
 
 lint: vet

@@ -1,11 +1,12 @@
 // Command lab builds, shows and removes the hasuite lab: two routers, R1 and
-// R2, between a LAN host and two ISPs, in network namespaces named hslab-*.
-// The lab stays up after the command exits; `make lab` and `make lab-down`
-// run it.
+// R2, between a LAN host and two ISPs, in network namespaces named hslab-*,
+// with vrrpd running on both routers. The lab and its daemons stay up after
+// the command exits; `make lab` and `make lab-down` run it.
 //
-//	go run ./deploy/lab up      # build it, replacing any existing one
-//	go run ./deploy/lab status  # is it up, and each node's addresses
-//	go run ./deploy/lab down    # remove it, processes and all
+//	go run ./deploy/lab up        # build it, replacing any existing one, and start vrrpd
+//	go run ./deploy/lab status    # is it up, each node's addresses, each vrrpd's groups
+//	go run ./deploy/lab failover  # pull R1's LAN cable, watch R2 take over, plug it back
+//	go run ./deploy/lab down      # remove it, daemons and all
 package main
 
 import (
@@ -30,9 +31,19 @@ func main() {
 		Name:  "lab",
 		Usage: "the hasuite two-router lab in network namespaces (needs root)",
 		Commands: []*cli.Command{
-			{Name: "up", Usage: "build the lab, replacing any existing one", Action: up},
-			{Name: "down", Usage: "remove the lab and everything running in it", Action: down},
-			{Name: "status", Usage: "say whether the lab is up and show each node's addresses", Action: status},
+			{
+				Name:   "up",
+				Usage:  "build the lab, replacing any existing one, and start vrrpd on R1 and R2",
+				Action: up,
+				Flags: []cli.Flag{&cli.StringFlag{
+					Name:  "vrrp",
+					Value: scenarios[0].name,
+					Usage: "the guide's VRRP examples to run: 2-3 (Examples 2-3/2-4, sync group), 2-1 (Examples 2-1/2-2), or none",
+				}},
+			},
+			{Name: "down", Usage: "stop the daemons and remove the lab and everything running in it", Action: down},
+			{Name: "status", Usage: "say whether the lab is up and show each node's addresses and each vrrpd's groups", Action: status},
+			{Name: "failover", Usage: "pull R1's LAN cable, show R2 taking over, then plug it back in", Action: failoverCmd},
 		},
 	}
 	if err := app.Run(os.Args); err != nil {
@@ -46,8 +57,20 @@ const smokeTimeout = 10 * time.Second
 
 func up(c *cli.Context) error {
 	out := c.App.Writer
+	var scenario *vrrpScenario
+	var bin string
+	if name := c.String("vrrp"); name != "none" {
+		s, err := scenarioNamed(name)
+		if err != nil {
+			return err
+		}
+		if bin, err = vrrpdBinary(); err != nil {
+			return err
+		}
+		scenario = &s
+	}
 	sweep(out)
-	if err := netlab.Destroy(labPrefix); err != nil {
+	if err := teardown(labPrefix, runRoot); err != nil {
 		return err
 	}
 	lab, err := netlab.Build(c.Context, labPrefix, labTopology(), netlab.Options{Persistent: true})
@@ -61,12 +84,59 @@ func up(c *cli.Context) error {
 	if err := smokeTest(c.Context, lab, out); err != nil {
 		return fmt.Errorf("the lab is up but broken (make lab-down removes it): %w", err)
 	}
+	if scenario != nil {
+		if err := startVRRP(c.Context, vrrpLab{lab: lab, bin: bin, runRoot: runRoot}, *scenario, out); err != nil {
+			return fmt.Errorf("the lab is up but vrrpd is not (make lab-down removes it): %w", err)
+		}
+	}
 	fmt.Fprintf(out, `
 Enter a node:  sudo ip netns exec %[1]s-r1 bash   (nodes: %[2]s)
 Look around:   go run ./deploy/lab status
-Remove it:     make lab-down
 `, labPrefix, strings.Join(nodeNames(), ", "))
+	if scenario != nil {
+		fmt.Fprintf(out, `Ask vrrpd:     %[1]s --run-dir %[2]s/r1 show vrrp   (logs: %[2]s/<node>/vrrpd.log)
+Fail over:     go run ./deploy/lab failover           (or make lab-failover)
+`, bin, runRoot)
+	}
+	fmt.Fprintln(out, "Remove it:     make lab-down")
 	return nil
+}
+
+// startVRRP starts vrrpd on both routers with the scenario's configurations,
+// waits for the election and makes the LAN host use the VIP as its gateway.
+func startVRRP(ctx context.Context, v vrrpLab, s vrrpScenario, out io.Writer) error {
+	fmt.Fprintf(out, "\nstarting vrrpd on R1 and R2 with the guide's %s...\n", s.examples)
+	if err := v.start(s); err != nil {
+		return err
+	}
+	elected, err := v.waitMasters(ctx, "r1")
+	if err != nil {
+		return fmt.Errorf("no election with R1 MASTER of every group: %w", err)
+	}
+	fmt.Fprintf(out, "ok  elected: %s\n", elected)
+	if err := v.useVIPGateway(ctx); err != nil {
+		return err
+	}
+	for _, check := range []struct{ to, what string }{
+		{lanVIP, "LAN -> the VIP of group 99"},
+		{"12.34.56.1", "LAN -> ISP1 via the VIP"},
+	} {
+		err := netlab.Poll(ctx, smokeTimeout, func() (bool, string) {
+			err := v.lab.Node("lan").Ping(ctx, check.to)
+			return err == nil, fmt.Sprint(err)
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", check.what, err)
+		}
+		fmt.Fprintf(out, "ok  ping %-13s %s\n", check.to, check.what)
+	}
+	return nil
+}
+
+// teardown stops the lab's daemons, gracefully, and removes the lab with
+// whatever else runs in it.
+func teardown(prefix, root string) error {
+	return errors.Join(stopVRRP(prefix, root), netlab.Destroy(prefix))
 }
 
 // smokeTest checks the paths the README promises, through R1.
@@ -96,20 +166,29 @@ func smokeTest(ctx context.Context, lab *netlab.Lab, out io.Writer) error {
 
 func down(c *cli.Context) error {
 	sweep(c.App.Writer)
-	if err := netlab.Destroy(labPrefix); err != nil {
+	if err := teardown(labPrefix, runRoot); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "hasuite lab %q is down: no %s-* namespace is left.\n", labPrefix, labPrefix)
+	fmt.Fprintf(c.App.Writer, "hasuite lab %q is down: no %s-* namespace, daemon or %s is left.\n", labPrefix, labPrefix, runRoot)
 	return nil
 }
 
-func status(c *cli.Context) error {
+// attach opens the running lab, saying what to do when there is none.
+func attach() (*netlab.Lab, error) {
 	lab, err := netlab.Attach(labPrefix, labTopology())
 	if errors.Is(err, netlab.ErrNoLab) {
-		return cli.Exit(fmt.Sprintf("hasuite lab %q is down (make lab builds it)", labPrefix), 3)
+		return nil, cli.Exit(fmt.Sprintf("hasuite lab %q is down (make lab builds it)", labPrefix), 3)
 	}
 	if err != nil {
-		return fmt.Errorf("hasuite lab %q is incomplete (make lab rebuilds it, make lab-down removes it): %w", labPrefix, err)
+		return nil, fmt.Errorf("hasuite lab %q is incomplete (make lab rebuilds it, make lab-down removes it): %w", labPrefix, err)
+	}
+	return lab, nil
+}
+
+func status(c *cli.Context) error {
+	lab, err := attach()
+	if err != nil {
+		return err
 	}
 	defer lab.Close()
 
@@ -135,7 +214,67 @@ func status(c *cli.Context) error {
 				link.Attrs().OperState, strings.Join(addrs, " "))
 		}
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return vrrpStatus(c.Context, lab, out)
+}
+
+// vrrpStatus shows each router's vrrpd: running or not, and its groups.
+func vrrpStatus(ctx context.Context, lab *netlab.Lab, out io.Writer) error {
+	found, err := netlab.FindDetached(labPrefix)
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		fmt.Fprintln(out, "\nNo daemon runs in the lab (make lab starts vrrpd on R1 and R2).")
+		return nil
+	}
+	bin, err := vrrpdBinary()
+	if err != nil {
+		return err
+	}
+	v := vrrpLab{lab: lab, bin: bin, runRoot: runRoot}
+	fmt.Fprintln(out)
+	allRunning := true
+	for _, d := range found {
+		state := "running"
+		if !d.Running() {
+			state = "NOT RUNNING (make lab restarts the lab and its daemons)"
+			allRunning = false
+		}
+		fmt.Fprintf(out, "%s %s[%d]: %s, log %s\n", d.Node, d.Name, d.PID, state, d.LogFile)
+	}
+	if allRunning {
+		s, err := v.states(ctx)
+		if err != nil {
+			return err
+		}
+		if _, settled := s.masters(); settled {
+			fmt.Fprintf(out, "VRRP: %s (one MASTER per group)\n", s)
+		} else {
+			fmt.Fprintf(out, "VRRP: %s (not settled: each group needs one MASTER, the other BACKUP)\n", s)
+		}
+	}
+	v.showAll(ctx, out)
+	return nil
+}
+
+func failoverCmd(c *cli.Context) error {
+	lab, err := attach()
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	bin, err := vrrpdBinary()
+	if err != nil {
+		return err
+	}
+	if found, _ := netlab.FindDetached(labPrefix); len(found) == 0 {
+		return cli.Exit("no vrrpd runs in the lab: make lab starts it (not with --vrrp none)", 3)
+	}
+	_, err = vrrpLab{lab: lab, bin: bin, runRoot: runRoot}.failover(c.Context, c.App.Writer)
+	return err
 }
 
 // globalAddresses lists a link's addresses of global scope, leaving out

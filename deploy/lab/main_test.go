@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -91,4 +94,121 @@ func echoRequestFrom(frame []byte, src string) string {
 		return ""
 	}
 	return h.Dst.String()
+}
+
+// TestVRRPConfigsAreTheGuides: the lab's vrrpd configurations are the
+// guide's Examples 2-1 to 2-4 as vrrpd's own tests hold them, with only the
+// guide's eth0 (its LAN) renamed to the lab's LAN interface eth2.
+func TestVRRPConfigsAreTheGuides(t *testing.T) {
+	guide := map[string]string{
+		"vrrpd/example-2-1-r1.conf": "example-2-1-vrrp-master.conf",
+		"vrrpd/example-2-2-r2.conf": "example-2-2-vrrp-backup.conf",
+		"vrrpd/example-2-3-r1.conf": "example-2-3-vrrp-sync-group-master.conf",
+		"vrrpd/example-2-4-r2.conf": "example-2-4-vrrp-sync-group-backup.conf",
+	}
+	for _, s := range scenarios {
+		for _, node := range routers {
+			file, ok := s.configs[node]
+			if !ok {
+				t.Errorf("scenario %s has no configuration for %s", s.name, node)
+				continue
+			}
+			if _, ok := guide[file]; !ok {
+				t.Errorf("scenario %s: %s is not one of the guide's examples this test knows", s.name, file)
+			}
+		}
+	}
+	for lab, example := range guide {
+		got, err := vrrpConfigs.ReadFile(lab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join("..", "..", "vrrpd", "internal", "config", "testdata", example))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantText := strings.ReplaceAll(normalizeConfig(string(want)), "ethernet eth0 ", "ethernet "+routerLANPort+" ")
+		if normalizeConfig(string(got)) != wantText {
+			t.Errorf("%s differs from the guide's %s beyond eth0 -> %s:\n got: %s\nwant: %s",
+				lab, example, routerLANPort, normalizeConfig(string(got)), wantText)
+		}
+	}
+}
+
+var (
+	configComment = regexp.MustCompile(`(?s)/\*.*?\*/`)
+	whitespace    = regexp.MustCompile(`\s+`)
+)
+
+// normalizeConfig drops comments and layout, which the lab's copies change.
+func normalizeConfig(s string) string {
+	return strings.TrimSpace(whitespace.ReplaceAllString(configComment.ReplaceAllString(s, " "), " "))
+}
+
+// TestPrivilegedLabVRRP runs what `make lab` and `lab failover` do, for each
+// pair of the guide's examples, in a lab of its own: vrrpd on R1 and R2
+// elects R1 MASTER of every group (VR-B13), R2 takes every group over when
+// R1's LAN cable is pulled (VR-B05, and the sync group), R1 preempts when it
+// comes back (VR-B08), and the teardown of `lab down` leaves no daemon, pid
+// file, run directory or namespace behind.
+func TestPrivilegedLabVRRP(t *testing.T) {
+	netlab.RequirePrivileged(t)
+	dir := os.Getenv("HASUITE_BIN")
+	if dir == "" {
+		t.Skip("HASUITE_BIN is not set: go build -o bin/ ./vrrpd and run with HASUITE_BIN=$PWD/bin")
+	}
+	bin, err := filepath.Abs(filepath.Join(dir, "vrrpd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("no vrrpd binary: %v", err)
+	}
+	wantGroups := map[string]int{"2-1": 1, "2-3": 2}
+	for _, s := range scenarios {
+		t.Run("examples "+s.name, func(t *testing.T) {
+			lab := netlab.New(t, labTopology())
+			v := vrrpLab{lab: lab, bin: bin, runRoot: t.TempDir()}
+			if err := startVRRP(t.Context(), v, s, t.Output()); err != nil {
+				t.Fatal(err)
+			}
+			found, err := netlab.FindDetached(lab.Prefix())
+			if err != nil || len(found) != len(routers) {
+				t.Fatalf("detached daemons: %v, %v; want one vrrpd per router", found, err)
+			}
+			st, err := v.states(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if masters, settled := st.masters(); !settled || len(masters) != wantGroups[s.name] {
+				t.Fatalf("after the election: %s; want one MASTER in each of %d groups", st, wantGroups[s.name])
+			}
+
+			rep, err := v.failover(t.Context(), t.Output())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("takeover %v, preemption %v, LAN pings during the takeover: %v", rep.takeover, rep.preempt, rep.during)
+			if rep.during.Duplicates > 0 {
+				t.Errorf("two routers answered for the VIP during the takeover: %v", rep.during)
+			}
+
+			if err := teardown(lab.Prefix(), v.runRoot); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range found {
+				if d.Running() {
+					t.Errorf("%s's vrrpd (PID %d) still runs after the teardown", d.Node, d.PID)
+				}
+			}
+			if left, _ := filepath.Glob(filepath.Join("/run/netns", lab.Prefix()+"-*")); len(left) > 0 {
+				t.Errorf("namespaces left after the teardown: %v", left)
+			}
+			for _, path := range []string{v.runRoot, netlab.DetachedDir(lab.Prefix())} {
+				if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s after the teardown: %v, want it gone", path, err)
+				}
+			}
+		})
+	}
 }

@@ -197,6 +197,7 @@ func Destroy(prefix string) error {
 	for _, name := range names {
 		errs = append(errs, deleteNamespace(name))
 	}
+	errs = append(errs, removeDetachedState(prefix))
 	if err := os.Remove(recordPath(prefix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
