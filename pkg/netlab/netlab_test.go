@@ -358,6 +358,18 @@ func TestPrivilegedCloseLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	go escapee.Wait() // reap it once Close kills it
+	// Close finds processes by namespace: wait until `ip netns exec` has
+	// moved it in, or it would enter the namespace after the deletion and
+	// live on there, unnamed.
+	want, err := namespaceID(filepath.Join(netnsDir, lab.Node("server").Namespace()))
+	if err != nil {
+		lab.Close()
+		t.Fatal(err)
+	}
+	WaitFor(t, settle, func() (bool, string) {
+		got, err := namespaceID(fmt.Sprintf("/proc/%d/ns/net", escapee.Process.Pid))
+		return err == nil && got == want, "the escapee is not in the server's namespace yet"
+	})
 
 	if err := lab.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
