@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hasuite/hasuite/pkg/announce"
 	"github.com/hasuite/hasuite/pkg/bus"
 	"github.com/hasuite/hasuite/pkg/daemon"
 	"github.com/hasuite/hasuite/pkg/hook"
+	"github.com/hasuite/hasuite/pkg/metrics"
 	busv1 "github.com/hasuite/hasuite/proto/hasuite/bus/v1"
 	vrrpv1 "github.com/hasuite/hasuite/proto/hasuite/vrrp/v1"
 	"github.com/hasuite/hasuite/vrrpd/internal/config"
@@ -72,6 +75,14 @@ func run(opts daemon.Options, logger *slog.Logger, logs *daemon.LogRing, level *
 	if err := opts.MakeRunDir(); err != nil {
 		return err
 	}
+	// First thing touched, so that a port in use refuses the start before
+	// the kernel's state is.
+	var metricsListener net.Listener
+	if opts.MetricsListen != "" {
+		if metricsListener, err = metrics.Listen(opts.MetricsListen); err != nil {
+			return err
+		}
+	}
 	signals, reload, stopSignals := daemon.HandleSignals(context.Background())
 	defer stopSignals()
 
@@ -103,7 +114,7 @@ func run(opts daemon.Options, logger *slog.Logger, logs *daemon.LogRing, level *
 			return netio.ListenAdverts(engine.ListenConfig(g, source))
 		},
 		OpenAnnouncer: func(ifname string) (engine.Announcer, error) {
-			a, err := netio.OpenAnnouncer(ifname)
+			a, err := announce.OpenAnnouncer(ifname)
 			if err != nil {
 				return nil, err // not a typed nil inside the interface
 			}
@@ -125,6 +136,15 @@ func run(opts daemon.Options, logger *slog.Logger, logs *daemon.LogRing, level *
 			logger.Error("engine stopped with an error", "err", err)
 		}
 	}()
+	api := server.New(eng, server.Options{
+		Kernel: k, ConfigFile: opts.ConfigFile, ScriptsDir: opts.ScriptsDir, Current: cfg, Logger: logger,
+		Logs: logs, LogLevel: level, BaseLogLevel: opts.LogLevel,
+	})
+	if metricsListener != nil {
+		metricsCtx, stopMetrics := context.WithCancel(context.Background())
+		defer stopMetrics()
+		metrics.Serve(metricsCtx, metricsListener, api.Metrics, logger)
+	}
 	if err := eng.Apply(signals, cfg); err != nil {
 		return fmt.Errorf("start the VRRP groups: %w", err)
 	}
@@ -135,10 +155,6 @@ func run(opts daemon.Options, logger *slog.Logger, logs *daemon.LogRing, level *
 		return err
 	}
 	grpcServer := bus.NewServer(socket, logger)
-	api := server.New(eng, server.Options{
-		Kernel: k, ConfigFile: opts.ConfigFile, ScriptsDir: opts.ScriptsDir, Current: cfg, Logger: logger,
-		Logs: logs, LogLevel: level, BaseLogLevel: opts.LogLevel,
-	})
 	vrrpv1.RegisterVrrpServer(grpcServer, api)
 	busv1.RegisterFailoverServer(grpcServer, producer)
 	served := make(chan error, 1)

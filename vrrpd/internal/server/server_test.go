@@ -42,6 +42,7 @@ type fixture struct {
 	kern       *kernel.Fake
 	configFile string
 	client     vrrpv1.VrrpClient
+	server     *Server
 	// stop stops the gRPC server, ending every stream.
 	stop func()
 }
@@ -97,7 +98,8 @@ func newFixture(t *testing.T, src string, extra ...func(*Options)) *fixture {
 	for _, fn := range extra {
 		fn(&opts)
 	}
-	vrrpv1.RegisterVrrpServer(srv, New(eng, opts))
+	f.server = New(eng, opts)
+	vrrpv1.RegisterVrrpServer(srv, f.server)
 	f.stop = srv.Stop
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
