@@ -228,6 +228,18 @@ func (r *Report) Warnf(at View, format string, args ...any) {
 	r.warns = append(r.warns, diagf(at.pos, at.path, format, args...))
 }
 
+// ErrorfAt reports an error about the node of at, placed at pos: one value
+// of a multi leaf (at.Node().ValuePos(i)), so the message points at the
+// value at fault rather than the leaf's first line.
+func (r *Report) ErrorfAt(pos Pos, at View, format string, args ...any) {
+	r.errs = append(r.errs, diagf(pos, at.path, format, args...))
+}
+
+// WarnfAt is ErrorfAt for a warning.
+func (r *Report) WarnfAt(pos Pos, at View, format string, args ...any) {
+	r.warns = append(r.warns, diagf(pos, at.path, format, args...))
+}
+
 // Config is a tree that passed validation, with the warnings found and
 // typed access to its values.
 type Config struct {
