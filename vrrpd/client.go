@@ -411,8 +411,9 @@ func setDebug(c *cli.Context, enabled bool) error {
 
 var debugFlag = &cli.BoolFlag{Name: "debug", Usage: "stream debug-level records too, without changing the daemon's log"}
 
-// monitorCommand is `monitor vrrp [interface IF [group N]]` and the
-// guide's `monitor vrrp background start|stop` (VR-O09).
+// monitorCommand is `monitor vrrp [interface IF [group N]]`, the guide's
+// `monitor vrrp background start|stop` (VR-O09) and `monitor interfaces
+// vrrp IF traffic|flow` (VR-O10, VR-O11, traffic.go).
 func monitorCommand() *cli.Command {
 	background := func(enabled bool) *cli.Command {
 		name, usage := "start", "turn debug logging on in the daemon (as `debug vrrp on`)"
@@ -430,7 +431,7 @@ func monitorCommand() *cli.Command {
 				Name: "background", Usage: "debug logging in the daemon instead of a stream",
 				Subcommands: []*cli.Command{background(true), background(false)},
 			}},
-		}},
+		}, monitorInterfacesCommand()},
 	}
 }
 

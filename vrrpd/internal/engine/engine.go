@@ -20,7 +20,7 @@ import (
 	"github.com/hasuite/hasuite/vrrpd/internal/netio"
 )
 
-// Announcer sends the announcements of a new master; *netio.Announcer is
+// Announcer sends the announcements of a new master; *announce.Announcer is
 // the real one.
 type Announcer interface {
 	AnnounceIPv4(vip netip.Addr, mac net.HardwareAddr) error
@@ -294,8 +294,12 @@ func (e *Engine) apply(ctx context.Context, cfg *config.Config) error {
 		next := *cfg.Group(k)
 		if g != nil && reconfigurable(g.cfg, next) {
 			if err := g.machine.Reconfigure(machineConfig(next, g.source)); err == nil {
+				copyChanged := g.cfg.VRRPInterface.Mirror != next.VRRPInterface.Mirror || g.cfg.VRRPInterface.Redirect != next.VRRPInterface.Redirect
 				g.cfg = next
 				e.setFilter(g) // a new priority may make it the owner
+				if copyChanged {
+					e.applyIngressCopy(ctx, g)
+				}
 				continue
 			}
 		}
@@ -315,9 +319,11 @@ func (e *Engine) apply(ctx context.Context, cfg *config.Config) error {
 }
 
 // reconfigurable reports whether old and next differ only in what
-// fsm.Machine.Reconfigure applies in place.
+// fsm.Machine.Reconfigure applies in place, or in the VRRP interface's
+// mirror and redirect, which apply without touching the group.
 func reconfigurable(old, next config.Group) bool {
 	old.Priority, old.Interval, old.Preempt, old.PreemptDelay = next.Priority, next.Interval, next.Preempt, next.PreemptDelay
+	old.VRRPInterface.Mirror, old.VRRPInterface.Redirect = next.VRRPInterface.Mirror, next.VRRPInterface.Redirect
 	return reflect.DeepEqual(old, next)
 }
 
@@ -382,6 +388,12 @@ func (e *Engine) closeAll() {
 // that interface.
 func (e *Engine) kernelEvent(ev kernel.Event) {
 	for _, g := range e.groups {
+		if ev.Kind != kernel.AddressAdded && ev.Kind != kernel.AddressRemoved && g.cfg.RFC3768 &&
+			(ev.Interface == g.cfg.VRRPInterface.Mirror || ev.Interface == g.cfg.VRRPInterface.Redirect) {
+			// The target appeared, went or came back (with a new index):
+			// the copy follows it.
+			e.applyIngressCopy(context.Background(), g)
+		}
 		if g.cfg.Interface != ev.Interface {
 			continue
 		}

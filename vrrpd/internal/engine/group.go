@@ -63,6 +63,10 @@ type group struct {
 	takeover       Takeover
 	lastDropLog    time.Time
 	lastSendErrLog time.Time
+
+	// copyErr is the last error applying the VRRP interface's mirror and
+	// redirect, logged once rather than at every link event.
+	copyErr string
 }
 
 func (g *group) busName() string   { return g.cfg.Key.String() }
@@ -160,6 +164,7 @@ func (e *Engine) startGroup(ctx context.Context, c config.Group) error {
 			return fmt.Errorf("start VRRP group %s: create its VRRP interface: %w", c.Key, err)
 		}
 		g.mac = c.VRRPInterface.MAC
+		e.applyIngressCopy(ctx, g)
 	}
 	// A vrrpd killed as master leaves its VIPs in the kernel, answering
 	// (FIELD-NOTES); a group starts without them, or as BACKUP it would
@@ -224,6 +229,33 @@ func (e *Engine) stopGroup(ctx context.Context, g *group, forget bool) {
 		e.opts.Producer.Remove(g.busName())
 	}
 	delete(e.groups, g.cfg.Key)
+}
+
+// applyIngressCopy makes g's VRRP interface mirror and redirect its inbound
+// traffic as configured (VR-C20, VR-C21), removing a copy no longer
+// configured. A missing target does not stop the group: the error is
+// logged, and kernelEvent retries when the target's link appears.
+func (e *Engine) applyIngressCopy(ctx context.Context, g *group) {
+	c := g.cfg
+	if !c.RFC3768 {
+		return
+	}
+	want := kernel.IngressCopy{Mirror: c.VRRPInterface.Mirror, Redirect: c.VRRPInterface.Redirect}
+	err := e.opts.Kernel.SetIngressCopy(ctx, c.VRRPInterface.Name, want)
+	var msg string
+	if err != nil {
+		msg = err.Error()
+	}
+	switch {
+	case msg == g.copyErr:
+	case err != nil:
+		e.log.Error("cannot mirror or redirect the VRRP interface's inbound traffic; the group runs without it until the target exists",
+			"group", g.busName(), "interface", c.VRRPInterface.Name, "mirror", want.Mirror, "redirect", want.Redirect, "err", err)
+	default:
+		e.log.Info("VRRP interface's inbound traffic copy applied", "group", g.busName(), "interface", c.VRRPInterface.Name,
+			"mirror", want.Mirror, "redirect", want.Redirect)
+	}
+	g.copyErr = msg
 }
 
 // setFilter makes the state filter match g: open while g holds its VIPs,

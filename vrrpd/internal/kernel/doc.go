@@ -4,7 +4,7 @@
 // FAULT (VR-B30). [Kernel] is the interface the engine uses; [Netlink] is the
 // real implementation, bound to one network namespace, and [Fake] keeps the
 // same state in memory for table tests. [Render] prints either as `ip`
-// command lines, so a test compares states as text.
+// (and `tc`) command lines, so a test compares states as text.
 //
 // # VRRP interfaces (VR-B18, VR-B19, VR-B40)
 //
@@ -38,6 +38,14 @@
 //
 // The parent's previous values are restored when the last VRRP interface
 // this process created on it goes.
+//
+// # Mirror and redirect (VR-C20, VR-C21, VR-Q06)
+//
+// [Kernel.SetIngressCopy] hangs an ingress qdisc on a VRRP interface with
+// one u32 filter (every frame) whose mirred actions copy inbound frames to
+// a mirror interface and/or redirect them to an ifb, where a QoS policy can
+// shape the combined ingress. The filter's priority [IngressCopyPriority]
+// marks it as ours; the copy goes with the interface.
 //
 // # What is ours
 //

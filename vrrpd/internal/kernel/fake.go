@@ -3,6 +3,7 @@ package kernel
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -32,6 +33,8 @@ type fakeLink struct {
 	addrs       []netip.Prefix
 	mtu         int // 0 reads as 1500, the kernel's default
 	stats       LinkStats
+	ifb         bool        // an ifb interface (AddIFB)
+	copy        IngressCopy // a VRRP interface's, as SetIngressCopy left it
 }
 
 var _ Kernel = (*Fake)(nil)
@@ -46,6 +49,15 @@ func (f *Fake) AddInterface(name string, mac net.HardwareAddr, addrs ...netip.Pr
 	defer f.mu.Unlock()
 	f.nextIndex++
 	f.links[name] = &fakeLink{index: f.nextIndex, mac: mac, running: true, addrs: slices.Clone(addrs)}
+	f.emit(Event{Kind: LinkUp, Interface: name})
+}
+
+// AddIFB adds an ifb interface, the only kind SetIngressCopy redirects to.
+func (f *Fake) AddIFB(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextIndex++
+	f.links[name] = &fakeLink{index: f.nextIndex, mac: net.HardwareAddr{0x02, 0, 0, 0, 0xff, byte(f.nextIndex)}, running: true, ifb: true}
 	f.emit(Event{Kind: LinkUp, Interface: name})
 }
 
@@ -192,6 +204,40 @@ func (f *Fake) RemoveVIP(_ context.Context, ifname string, vip netip.Prefix) err
 	return nil
 }
 
+// SetIngressCopy implements Kernel.
+func (f *Fake) SetIngressCopy(_ context.Context, ifname string, c IngressCopy) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.links[ifname]
+	if !ok {
+		return fmt.Errorf("copy the inbound traffic of %s: interface %s: %w", ifname, ifname, ErrNoInterface)
+	}
+	if l.parent == "" {
+		return fmt.Errorf("refusing to copy the inbound traffic of %s: vrrpd did not create it", ifname)
+	}
+	var errs []error
+	if _, ok := f.links[c.Mirror]; c.Mirror != "" && !ok {
+		errs = append(errs, fmt.Errorf("mirror target of %s: interface %s: %w: create it or fix the configuration", ifname, c.Mirror, ErrNoInterface))
+		c.Mirror = ""
+	}
+	if t, ok := f.links[c.Redirect]; c.Redirect != "" && !ok {
+		errs = append(errs, fmt.Errorf("redirect target of %s: interface %s: %w: create it first: ip link add %s type ifb && ip link set %s up",
+			ifname, c.Redirect, ErrNoInterface, c.Redirect, c.Redirect))
+		c.Redirect = ""
+	} else if c.Redirect != "" && !t.ifb {
+		errs = append(errs, fmt.Errorf("redirect target of %s: %s is not an ifb: redirect to an ifb (ip link add ifb0 type ifb) or use mirror", ifname, c.Redirect))
+		c.Redirect = ""
+	}
+	for _, target := range []*string{&c.Mirror, &c.Redirect} {
+		if *target == ifname {
+			errs = append(errs, fmt.Errorf("copy target of %s: an interface cannot copy its traffic to itself", ifname))
+			*target = ""
+		}
+	}
+	l.copy = c
+	return errors.Join(errs...)
+}
+
 // SetLinkStats gives an interface an MTU and counters, as traffic would.
 func (f *Fake) SetLinkStats(name string, mtu int, stats LinkStats) error {
 	f.mu.Lock()
@@ -232,7 +278,7 @@ func (f *Fake) Leftovers(context.Context) ([]VMAC, error) {
 	var found []VMAC
 	for name, l := range f.links {
 		if l.parent != "" {
-			found = append(found, VMAC{Name: name, Parent: l.parent, MAC: slices.Clone(l.mac), Description: l.description, Addresses: slices.Clone(l.addrs)})
+			found = append(found, VMAC{Name: name, Parent: l.parent, MAC: slices.Clone(l.mac), Description: l.description, Addresses: slices.Clone(l.addrs), Copy: l.copy})
 		}
 	}
 	slices.SortFunc(found, func(a, b VMAC) int { return f.links[a.Name].index - f.links[b.Name].index })

@@ -33,6 +33,11 @@ type Kernel interface {
 	RemoveVIP(ctx context.Context, ifname string, vip netip.Prefix) error
 	// Interface reports an interface's state, or ErrNoInterface.
 	Interface(ctx context.Context, name string) (Interface, error)
+	// SetIngressCopy makes the VRRP interface ifname copy and/or redirect
+	// its inbound traffic as c says (VR-C20, VR-C21), replacing what an
+	// earlier call set; a zero c removes it. A missing or unfit target is
+	// an error naming it, returned after the rest of c is applied.
+	SetIngressCopy(ctx context.Context, ifname string, c IngressCopy) error
 	// Leftovers lists the VRRP interfaces of ours present now, by name.
 	Leftovers(ctx context.Context) ([]VMAC, error)
 	// Subscribe delivers link and address events until ctx ends, then
@@ -53,9 +58,26 @@ type VMAC struct {
 	// link-local address of its own: derived from the virtual MAC, it would
 	// be the same on every router and fail duplicate address detection.
 	LinkLocal netip.Addr
-	// Addresses are those on the interface; ignored by EnsureVMAC.
+	// Addresses are those on the interface, and Copy its ingress copy;
+	// both are reported by Leftovers and ignored by EnsureVMAC.
 	Addresses []netip.Prefix
+	Copy      IngressCopy
 }
+
+// IngressCopy is where a VRRP interface's inbound traffic also goes: a copy
+// to Mirror (an IDS port, say) and/or the frame itself to Redirect, an ifb
+// interface whose egress a QoS policy shapes (VR-Q06). Empty names are off.
+type IngressCopy struct {
+	Mirror, Redirect string
+}
+
+// IsZero reports whether c copies nothing.
+func (c IngressCopy) IsZero() bool { return c == IngressCopy{} }
+
+// IngressCopyPriority is the tc priority of the filter SetIngressCopy
+// installs; it marks the filter as vrrpd's ("vr" in ASCII) so a leftover is
+// recognised and other filters on the interface are left alone.
+const IngressCopyPriority = 0x7672
 
 // VirtualMAC is the group's virtual MAC (RFC 5798 §7.3).
 func VirtualMAC(vrid uint8, ipv6 bool) net.HardwareAddr {
@@ -147,6 +169,7 @@ func Render(ctx context.Context, k Kernel, ifnames ...string) (string, error) {
 	for _, v := range vmacs {
 		lines = append(lines, fmt.Sprintf("ip link add %s link %s address %s type macvlan mode private", v.Name, v.Parent, v.MAC))
 		lines = append(lines, fmt.Sprintf("ip link set %s alias %q up", v.Name, AliasMark+v.Description))
+		lines = append(lines, renderCopy(v.Name, v.Copy)...)
 	}
 	names := slices.Clone(ifnames)
 	for _, v := range vmacs {
@@ -173,6 +196,21 @@ func Render(ctx context.Context, k Kernel, ifnames ...string) (string, error) {
 		}
 	}
 	return strings.Join(lines, "\n"), nil
+}
+
+// renderCopy prints an ingress copy as the tc commands that make it.
+func renderCopy(ifname string, c IngressCopy) []string {
+	if c.IsZero() {
+		return nil
+	}
+	filter := fmt.Sprintf("tc filter add dev %s ingress prio %d protocol all u32 match u32 0 0", ifname, IngressCopyPriority)
+	if c.Mirror != "" {
+		filter += " action mirred egress mirror dev " + c.Mirror
+	}
+	if c.Redirect != "" {
+		filter += " action mirred egress redirect dev " + c.Redirect
+	}
+	return []string{fmt.Sprintf("tc qdisc add dev %s ingress", ifname), filter}
 }
 
 func comparePrefixes(a, b netip.Prefix) int {

@@ -297,6 +297,9 @@ func (n *Netlink) Leftovers(context.Context) ([]VMAC, error) {
 		for _, a := range addrs {
 			v.Addresses = append(v.Addresses, prefix(a.IPNet))
 		}
+		if v.Copy, err = n.ingressCopyOf(l, names); err != nil {
+			return nil, err
+		}
 		found = append(found, v)
 	}
 	return found, nil

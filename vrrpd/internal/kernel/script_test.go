@@ -132,6 +132,9 @@ func checkRefusesForeign(t *testing.T, k Kernel, name string) {
 	if err := k.DeleteVMAC(ctx, name); err == nil {
 		t.Errorf("DeleteVMAC of a foreign %s succeeded", name)
 	}
+	if err := k.SetIngressCopy(ctx, name, IngressCopy{Mirror: "eth0"}); err == nil || !strings.Contains(err.Error(), "did not create it") {
+		t.Errorf("SetIngressCopy on a foreign %s: err = %v, want a refusal", name, err)
+	}
 	left, err := k.Leftovers(ctx)
 	if err != nil {
 		t.Fatal(err)

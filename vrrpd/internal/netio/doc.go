@@ -1,6 +1,7 @@
 // Package netio moves VRRP traffic between the engine and the wire: adverts
-// over IP protocol 112, and the gratuitous ARPs and unsolicited neighbour
-// advertisements a new master sends for its virtual addresses.
+// over IP protocol 112, and the schedule of the gratuitous ARPs and
+// unsolicited neighbour advertisements a new master sends for its virtual
+// addresses.
 //
 // Adverts travel through an [AdvertConn]: [ListenAdverts] opens the real one
 // (raw IPv4 or IPv6 sockets bound to an interface), [FakeLink] connects fakes
@@ -16,10 +17,8 @@
 // advert leaves with that MAC as its source, while adverts are still read on
 // the parent.
 //
-// Announcements ([Announcer]) are whole Ethernet frames written to a
-// net.PacketConn: a packet socket from [OpenAnnouncer], or any PacketConn in
-// tests. The frames are built by [GratuitousARP] and [UnsolicitedNA], pure
-// functions checked against golden bytes. When to announce (the bursts and
+// Announcements (gratuitous ARP, unsolicited NA) are sent through
+// pkg/announce, shared with clusterd. When to announce (the bursts and
 // refreshes of VR-B14) is [Schedule], pure arithmetic on the time since the
 // transition; the engine owns the timers.
 package netio

@@ -256,55 +256,6 @@ func isIPv4VRRP(frame []byte) bool {
 	return len(frame) >= 34 && binary.BigEndian.Uint16(frame[12:14]) == 0x0800 && frame[23] == packet.Protocol
 }
 
-// TestPrivilegedVR_B14Announcements announces a VIP of each family from a
-// and checks the frames b sees.
-func TestPrivilegedVR_B14Announcements(t *testing.T) {
-	a, b := newPair(t)
-	isAnnouncement := func(frame []byte) bool {
-		if len(frame) < 14 {
-			return false
-		}
-		switch binary.BigEndian.Uint16(frame[12:14]) {
-		case 0x0806:
-			return true
-		case 0x86dd:
-			return len(frame) >= 55 && frame[20] == icmpv6Protocol && frame[54] == icmpv6NeighborAdvert
-		}
-		return false
-	}
-	capture, err := b.Capture("eth0", isAnnouncement)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var announcer *Announcer
-	if err := a.Do(func() (err error) {
-		announcer, err = OpenAnnouncer("eth0")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer announcer.Close()
-	if err := announcer.AnnounceIPv4(vip4, vrrpMAC); err != nil {
-		t.Fatal(err)
-	}
-	if err := announcer.AnnounceIPv6(vip6, llA, vrrpMAC, true); err != nil {
-		t.Fatal(err)
-	}
-	wantARP, _ := GratuitousARP(vip4, vrrpMAC)
-	wantNA, _ := UnsolicitedNA(vip6, llA, vrrpMAC, true)
-	for _, want := range [][]byte{wantARP, wantNA} {
-		got := capture.WaitPacket(t, waitTimeout, func(frame []byte) bool {
-			return binary.BigEndian.Uint16(frame[12:14]) == binary.BigEndian.Uint16(want[12:14])
-		}).Data
-		if !bytes.Equal(got, want) {
-			t.Errorf("b saw\n% x\nwant\n% x", got, want)
-		}
-	}
-	if frames := capture.Frames(); slices.ContainsFunc(frames, func(f netlab.Frame) bool { return len(f.Data) < 60 }) {
-		t.Errorf("a runt frame reached b: %v", frames)
-	}
-}
-
 // addPrivateMacvlan gives n the VRRP interface of RFC 3768 mode as the
 // kernel adapter makes it: a private macvlan named name with the virtual
 // MAC mac on eth0, without a link-local address of its own, up.

@@ -1,4 +1,4 @@
-package netio
+package announce
 
 import (
 	"encoding/binary"
@@ -12,7 +12,7 @@ import (
 )
 
 // Announcer sends the gratuitous ARPs and unsolicited neighbour
-// advertisements that move a virtual address to a new master (VR-B14).
+// advertisements that move an address to this host (VR-B14, CL-B13).
 type Announcer struct {
 	conn net.PacketConn
 	dst  net.Addr
@@ -30,11 +30,11 @@ func NewAnnouncer(conn net.PacketConn, dst net.Addr) *Announcer {
 func OpenAnnouncer(ifname string) (*Announcer, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
-		return nil, fmt.Errorf("netio: interface %q: %w (check that it exists in this namespace)", ifname, err)
+		return nil, fmt.Errorf("announce: interface %q: %w (check that it exists in this namespace)", ifname, err)
 	}
 	conn, err := packet.Listen(ifi, packet.Raw, 0, nil)
 	if err != nil {
-		return nil, fmt.Errorf("netio: open packet socket on %s: %w (needs CAP_NET_RAW)", ifname, err)
+		return nil, fmt.Errorf("announce: open packet socket on %s: %w (needs CAP_NET_RAW)", ifname, err)
 	}
 	// A raw packet socket takes the destination from the frame's own
 	// header; the address only names the interface.
@@ -62,7 +62,7 @@ func (a *Announcer) AnnounceIPv6(vip, source netip.Addr, mac net.HardwareAddr, r
 
 func (a *Announcer) write(frame []byte, vip netip.Addr) error {
 	if _, err := a.conn.WriteTo(frame, a.dst); err != nil {
-		return fmt.Errorf("netio: announce %s: %w", vip, err)
+		return fmt.Errorf("announce: announce %s: %w", vip, err)
 	}
 	return nil
 }
@@ -75,18 +75,18 @@ func (a *Announcer) Close() error { return a.conn.Close() }
 // form of arping -U and keepalived, which every host updates its cache from.
 func GratuitousARP(vip netip.Addr, mac net.HardwareAddr) ([]byte, error) {
 	if !vip.Is4() {
-		return nil, fmt.Errorf("netio: gratuitous ARP for %s: ARP is for IPv4 addresses only", vip)
+		return nil, fmt.Errorf("announce: gratuitous ARP for %s: ARP is for IPv4 addresses only", vip)
 	}
 	if len(mac) != 6 {
-		return nil, fmt.Errorf("netio: gratuitous ARP for %s: %q is not an Ethernet MAC address", vip, mac)
+		return nil, fmt.Errorf("announce: gratuitous ARP for %s: %q is not an Ethernet MAC address", vip, mac)
 	}
 	request, err := arp.NewPacket(arp.OperationRequest, mac, vip, ethernet.Broadcast, vip)
 	if err != nil {
-		return nil, fmt.Errorf("netio: gratuitous ARP for %s: %w", vip, err)
+		return nil, fmt.Errorf("announce: gratuitous ARP for %s: %w", vip, err)
 	}
 	payload, err := request.MarshalBinary()
 	if err != nil {
-		return nil, fmt.Errorf("netio: gratuitous ARP for %s: %w", vip, err)
+		return nil, fmt.Errorf("announce: gratuitous ARP for %s: %w", vip, err)
 	}
 	return (&ethernet.Frame{
 		Destination: ethernet.Broadcast,
@@ -106,6 +106,9 @@ const (
 	naMessageLen          = 24
 	optTargetLinkLayer    = 2
 	optTargetLinkLayerLen = 8
+	// naHopLimit is the hop limit receivers require of a neighbour
+	// advertisement (RFC 4861 §7.1.2).
+	naHopLimit = 255
 )
 
 // allNodes is the IPv6 all-nodes group and its Ethernet address (RFC 2464).
@@ -120,13 +123,13 @@ var (
 // link-local source with hop limit 255, as receivers require.
 func UnsolicitedNA(target, source netip.Addr, mac net.HardwareAddr, router bool) ([]byte, error) {
 	if !target.Is6() || target.Is4In6() {
-		return nil, fmt.Errorf("netio: neighbour advertisement for %s: not an IPv6 address", target)
+		return nil, fmt.Errorf("announce: neighbour advertisement for %s: not an IPv6 address", target)
 	}
 	if !source.Is6() || !source.IsLinkLocalUnicast() {
-		return nil, fmt.Errorf("netio: neighbour advertisement for %s: source %s must be a link-local address of the interface", target, source)
+		return nil, fmt.Errorf("announce: neighbour advertisement for %s: source %s must be a link-local address of the interface", target, source)
 	}
 	if len(mac) != 6 {
-		return nil, fmt.Errorf("netio: neighbour advertisement for %s: %q is not an Ethernet MAC address", target, mac)
+		return nil, fmt.Errorf("announce: neighbour advertisement for %s: %q is not an Ethernet MAC address", target, mac)
 	}
 
 	icmp := make([]byte, naMessageLen+optTargetLinkLayerLen)
@@ -146,7 +149,7 @@ func UnsolicitedNA(target, source netip.Addr, mac net.HardwareAddr, router bool)
 	ip[0] = 6 << 4
 	binary.BigEndian.PutUint16(ip[4:6], uint16(len(icmp)))
 	ip[6] = icmpv6Protocol
-	ip[7] = requiredHopLimit
+	ip[7] = naHopLimit
 	src, dst := source.As16(), allNodes.As16()
 	copy(ip[8:24], src[:])
 	copy(ip[24:40], dst[:])
