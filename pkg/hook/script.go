@@ -6,7 +6,9 @@
 // VRRP group, a WAN interface) and run one at a time per key, in submission
 // order, while different keys run concurrently. Each run gets a minimal
 // environment, its own process group, a timeout that terminates the whole
-// group, and its output logged line by line within a size bound.
+// group, and its output logged line by line within a size bound. Run is
+// the synchronous form, for callers that must wait for a script's end (the
+// cluster resources, started one after the other).
 package hook
 
 import (
