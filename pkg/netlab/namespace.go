@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -82,9 +83,41 @@ func inNamespace(ns netns.NsHandle, f func() error) error {
 	})
 }
 
+var (
+	netnsMountOnce sync.Once
+	errNetnsMount  error
+)
+
+// ensureNetnsMount makes netnsDir a shared mount point, as `ip netns add`
+// does before its first namespace. If netlab created namespaces in a plain
+// directory, a later `ip netns add` (by anyone on the machine) would
+// bind-mount netnsDir over itself, and the namespaces mounted before, hidden
+// beneath, could no longer be deleted: their labs would leak.
+func ensureNetnsMount() error {
+	netnsMountOnce.Do(func() {
+		if err := os.MkdirAll(netnsDir, 0o755); err != nil {
+			errNetnsMount = err
+			return
+		}
+		err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		if errors.Is(err, unix.EINVAL) { // not a mount point yet
+			if err = unix.Mount(netnsDir, netnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+				err = unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+			}
+		}
+		if err != nil {
+			errNetnsMount = fmt.Errorf("make %s a shared mount point as ip netns does: %w", netnsDir, err)
+		}
+	})
+	return errNetnsMount
+}
+
 // createNamespace creates the named network namespace and returns an open
 // handle to it.
 func createNamespace(name string) (netns.NsHandle, error) {
+	if err := ensureNetnsMount(); err != nil {
+		return netns.None(), err
+	}
 	handle := netns.None()
 	err := onLockedThread(func() error {
 		var err error

@@ -387,6 +387,17 @@ func (e *Engine) closeAll() {
 // kernelEvent turns a link or address change into events for the groups on
 // that interface.
 func (e *Engine) kernelEvent(ev kernel.Event) {
+	if (ev.Kind == kernel.AddressAdded || ev.Kind == kernel.AddressRemoved) && e.isVIP(ev.Address.Addr()) {
+		// Our own doing: a master adding or removing its VIPs changes no
+		// group's link or source address. Re-reading the interface for
+		// every group on it at each of them made a takeover of n groups
+		// cost n² netlink dumps.
+		return
+	}
+	// One read of the interface serves every group on it.
+	var ifc kernel.Interface
+	var ifcErr error
+	read := false
 	for _, g := range e.groups {
 		if ev.Kind != kernel.AddressAdded && ev.Kind != kernel.AddressRemoved && g.cfg.RFC3768 &&
 			(ev.Interface == g.cfg.VRRPInterface.Mirror || ev.Interface == g.cfg.VRRPInterface.Redirect) {
@@ -402,14 +413,40 @@ func (e *Engine) kernelEvent(ev kernel.Event) {
 			continue
 		}
 		// A link coming up may also bring back its address: re-read both.
-		e.refreshInterface(g)
+		if !read {
+			ifc, ifcErr = e.opts.Kernel.Interface(context.Background(), ev.Interface)
+			read = true
+		}
+		e.applyInterface(g, ifc, ifcErr)
 	}
+}
+
+// isVIP reports whether addr is a virtual address vrrpd adds and removes:
+// a running group's, not the address owner's (its VIP is a real address of
+// the interface, whose loss matters).
+func (e *Engine) isVIP(addr netip.Addr) bool {
+	for _, g := range e.groups {
+		if g.cfg.Owner() {
+			continue
+		}
+		for _, vip := range g.cfg.VIPs {
+			if vip.Addr() == addr {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // refreshInterface re-reads g's interface and reports its link and source
 // address to the machine (which ignores what did not change).
 func (e *Engine) refreshInterface(g *group) {
 	ifc, err := e.opts.Kernel.Interface(context.Background(), g.cfg.Interface)
+	e.applyInterface(g, ifc, err)
+}
+
+// applyInterface reports g's interface as read to the machine.
+func (e *Engine) applyInterface(g *group, ifc kernel.Interface, err error) {
 	if err != nil || !ifc.AdminUp || !ifc.Running {
 		e.dispatch(g, fsm.LinkDown{})
 		return

@@ -394,7 +394,17 @@ func (m *Machine) timerFired(now time.Time) {
 	switch m.state {
 	case Master:
 		if due(m.advertAt) {
+			// Keep the advert's phase: the next one is due an interval
+			// after this one was, not after the late wakeup that sent
+			// it. Otherwise each group's phase drifts by its own
+			// wakeup latencies, and the adverts of groups started
+			// together, which the runtime sends on one wakeup, end up
+			// spread over the interval, a wakeup each.
+			next := m.advertAt.Add(m.cfg.AdvertInterval)
 			m.advertise(now)
+			if next.After(now) {
+				m.advertAt = next
+			}
 		}
 	case Backup:
 		switch {

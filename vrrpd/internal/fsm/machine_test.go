@@ -513,3 +513,26 @@ func TestVR_B33_Reconfigure(t *testing.T) {
 		t.Errorf("Reconfigure(priority 0) = %v, config priority %d; want an error and 150 kept", err, h.m.Config().Priority)
 	}
 }
+
+// TestVR_B06_AdvertPhaseDoesNotDrift: a timer that fires late sends the
+// advert then, but the next one stays due an interval after the late one
+// was due, so wakeup latency does not accumulate into the phase.
+func TestVR_B06_AdvertPhaseDoesNotDrift(t *testing.T) {
+	h := masterAt(t, v2(100))
+	due, _ := h.m.NextDeadline()
+	const late = 3 * ms
+	h.now = due.Add(late) // the wakeup comes late; advance would fire on time
+	if _, sent := lastOf[SendAdvert](h.handle(TimerFired{})); !sent {
+		t.Fatal("the late timer sent no advert")
+	}
+	if next, _ := h.m.NextDeadline(); !next.Equal(due.Add(time.Second)) {
+		t.Errorf("next advert due %v after start, want %v (an interval after the late one was due)", next.Sub(t0), due.Add(time.Second).Sub(t0))
+	}
+	// A wakeup later than a whole interval starts a new phase.
+	due, _ = h.m.NextDeadline()
+	h.now = due.Add(1500 * ms)
+	h.handle(TimerFired{})
+	if next, _ := h.m.NextDeadline(); !next.Equal(due.Add(2500 * ms)) {
+		t.Errorf("after a wakeup 1.5 s late, next advert due %v after start, want %v", next.Sub(t0), due.Add(2500*ms).Sub(t0))
+	}
+}
