@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"cmp"
 	"os"
 	"strings"
 	"testing"
@@ -20,13 +19,6 @@ const (
 	// ownerBackupAddr is R2's address on that LAN.
 	ownerBackupAddr = "10.0.1.2"
 )
-
-// ownerNoAddressBug is why Example 2-5 as printed (eth1 without an address
-// of its own) cannot run yet.
-const ownerNoAddressBug = `vrrpd/internal/engine/engine.go advertSource: an owner (priority 255) whose ` +
-	`interface has no IPv4 address gets no advert source, so fsm.New fails ("primary address missing") ` +
-	`and the whole daemon exits with status 1 instead of advertising from the VIP (VR-B02); ` +
-	`for a non-owner the same case should be FAULT (VR-B30), not an exit`
 
 // ownerReturnBug is why, in legacy mode, an owner cannot take its address
 // back from a backup that took over: the backup holds the VIP on eth1, and
@@ -65,7 +57,7 @@ func TestVR_B10_B35_AddressOwner(t *testing.T) {
 	for _, m := range modes {
 		cases = append(cases,
 			ownerCase{name: m.name + " VIP configured on eth1", mode: m.mode, skip: m.skip, ownAddress: true},
-			ownerCase{name: m.name + " eth1 without address", mode: m.mode, skip: cmp.Or(m.skip, ownerNoAddressBug)})
+			ownerCase{name: m.name + " eth1 without address", mode: m.mode, skip: m.skip})
 	}
 	for _, m := range cases {
 		t.Run(m.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/hasuite/hasuite/pkg/bus"
@@ -470,20 +471,31 @@ func (e *Engine) applyInterface(g *group, ifc kernel.Interface, err error) {
 // advertSource is the address g's adverts come from: the hello-source, or
 // the interface's primary address of the group's family.
 func advertSource(c config.Group, ifc kernel.Interface) netip.Addr {
+	var src netip.Addr
 	switch {
 	case c.HelloSource.IsValid():
 		return c.HelloSource
 	case c.IPv6():
-		return ifc.LinkLocalIPv6
+		src = ifc.LinkLocalIPv6
 	default:
-		return ifc.PrimaryIPv4
+		src = ifc.PrimaryIPv4
 	}
+	if !src.IsValid() && c.Owner() && !c.IPv6() && len(c.VIPs) > 0 {
+		// The owner's VIP is its address (VR-B35): an interface that
+		// carries no other, as Example 2-5 prints it, advertises from
+		// the VIP, which the owner holds whenever it runs.
+		return c.VIPs[0].Addr()
+	}
+	return src
 }
 
 func sourcePresent(c config.Group, ifc kernel.Interface) bool {
 	src := advertSource(c, ifc)
 	if !src.IsValid() {
 		return false
+	}
+	if c.Owner() && slices.ContainsFunc(c.VIPs, func(v netip.Prefix) bool { return v.Addr() == src }) {
+		return true // it adds the VIP itself as master
 	}
 	for _, p := range ifc.Addresses {
 		if p.Addr() == src {

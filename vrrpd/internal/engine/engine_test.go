@@ -648,3 +648,29 @@ func TestVR_B15_StateFilterFollowsTheVIPs(t *testing.T) {
 	low.apply(t, parse(t, `interfaces { ethernet eth1 { vrrp { vrrp-group 1 { virtual-address 198.51.100.50/24 } } } }`))
 	eventually(t, "a removed group's rules go", func() bool { return len(filters[2].Rules("eth0/99")) == 0 })
 }
+
+// TestVR_B30_B35_InterfaceWithoutAddress: a group whose interface has no
+// address yet waits in FAULT instead of failing the start (the daemon used
+// to exit), and runs once the interface is numbered; an address owner on
+// such an interface (Example 2-5 as printed) advertises from its VIP.
+func TestVR_B30_B35_InterfaceWithoutAddress(t *testing.T) {
+	l := newLAN()
+	r := newRouter(t, l, 1, nil)
+	r.kern.AddInterface("eth2", net.HardwareAddr{2, 0, 0, 0, 1, 2})
+	r.kern.AddInterface("eth3", net.HardwareAddr{2, 0, 0, 0, 1, 3})
+	r.apply(t, parse(t, `interfaces {
+		ethernet eth2 { vrrp { vrrp-group 5 { virtual-address 203.0.113.50/24 } } }
+		ethernet eth3 { vrrp { vrrp-group 6 { priority 255 virtual-address 203.0.114.60/24 } } }
+	}`))
+	plain, owner := config.GroupKey{Interface: "eth2", VRID: 5}, config.GroupKey{Interface: "eth3", VRID: 6}
+	r.waitState(t, plain, fsm.Fault)
+	r.waitState(t, owner, fsm.Master)
+	if st := r.status(t, owner); st.MasterIP != netip.MustParseAddr("203.0.114.60") {
+		t.Errorf("the owner advertises from %s, want its VIP 203.0.114.60", st.MasterIP)
+	}
+	// The administrator numbers the interface.
+	if err := r.kern.AddVIP(t.Context(), "eth2", netip.MustParsePrefix("203.0.113.2/24")); err != nil {
+		t.Fatal(err)
+	}
+	r.waitState(t, plain, fsm.Backup)
+}

@@ -150,7 +150,17 @@ func ownAddresses(c config.Group, ifc kernel.Interface) map[netip.Addr]bool {
 func (e *Engine) startGroup(ctx context.Context, c config.Group) error {
 	ifc, ifErr := e.opts.Kernel.Interface(ctx, c.Interface)
 	g := &group{cfg: c, source: advertSource(c, ifc), mac: ifc.MAC}
-	m, err := fsm.New(machineConfig(c, g.source))
+	machineSource := g.source
+	if !machineSource.IsValid() {
+		// No address to advertise from yet (VR-B30): the group starts
+		// in FAULT below, with the unspecified address standing in for
+		// the election's tie-break until the interface gets one.
+		machineSource = netip.IPv4Unspecified()
+		if c.IPv6() {
+			machineSource = netip.IPv6Unspecified()
+		}
+	}
+	m, err := fsm.New(machineConfig(c, machineSource))
 	if err != nil {
 		return fmt.Errorf("start VRRP group %s: %w", c.Key, err)
 	}
