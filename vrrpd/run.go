@@ -36,6 +36,13 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "run",
 		Usage: "run the daemon (SIGHUP reloads the configuration, SIGTERM resigns every group and exits)",
+		Flags: []cli.Flag{
+			&cli.IntFlag{
+				Name:    "realtime-priority",
+				Usage:   "run under SCHED_RR at `PRIO` 1-99 (keepalived's vrrp_rt_priority), so sub-second adverts keep time on a busy machine; 0: the normal policy",
+				EnvVars: []string{"HASUITE_REALTIME_PRIORITY"},
+			},
+		},
 		Action: func(c *cli.Context) error {
 			opts, err := daemon.OptionsFrom(c)
 			if err != nil {
@@ -45,6 +52,13 @@ func runCommand() *cli.Command {
 			// The ring answers `show log vrrp` and feeds `monitor vrrp`.
 			logs := daemon.NewLogRing(daemon.DefaultLogRingSize)
 			logger = slog.New(logs.Handler(logger.Handler()))
+			if prio := c.Int("realtime-priority"); prio != 0 {
+				ctx, stop := context.WithCancel(context.Background())
+				defer stop()
+				if err := daemon.Realtime(ctx, prio, logger); err != nil {
+					return err
+				}
+			}
 			return run(opts, logger, logs, level)
 		},
 	}

@@ -118,15 +118,15 @@ type implementation struct {
 }
 
 // rtPriority is the SCHED_RR priority of the real-time variants in the
-// stability benchmark: keepalived's `vrrp_rt_priority`, `chrt -r` for vrrpd.
+// stability benchmark: keepalived's `vrrp_rt_priority`, vrrpd's
+// `run --realtime-priority`.
 const rtPriority = 50
 
-// vrrpdImpl runs bin; realTime runs it under `chrt -r`, as vrrpd has no
-// setting of its own for that yet.
+// vrrpdImpl runs bin; realTime with `run --realtime-priority`.
 func vrrpdImpl(bin string, realTime bool) implementation {
 	name := "vrrpd"
 	if realTime {
-		name = fmt.Sprintf("vrrpd under chrt -r %d", rtPriority)
+		name = fmt.Sprintf("vrrpd --realtime-priority %d", rtPriority)
 	}
 	return implementation{Name: name, bin: bin, start: func(ctx context.Context, node *netlab.Node, dir string, t timing, priority int, groups []group) (*netlab.Process, error) {
 		conf := filepath.Join(dir, "vrrpd.conf")
@@ -136,7 +136,7 @@ func vrrpdImpl(bin string, realTime bool) implementation {
 		args := []string{"--config", conf, "--run-dir", filepath.Join(dir, "run"),
 			"--scripts-dir", dir, "--log-level", "info", "run"}
 		if realTime {
-			return node.Start(ctx, "chrt", append([]string{"-r", strconv.Itoa(rtPriority), bin}, args...)...)
+			args = append(args, "--realtime-priority", strconv.Itoa(rtPriority))
 		}
 		return node.Start(ctx, bin, args...)
 	}}

@@ -287,7 +287,7 @@ func (r *results) render(m machine) string {
 	if len(r.stability) > 0 {
 		w("\n### Stability at 10 ms adverts on a loaded machine\n\n")
 		w("Both routers up, the master never fails, every core busy with `yes`, one lab per row side by side; each daemon "+
-			"also with real-time scheduling (SCHED_RR %d: keepalived's `vrrp_rt_priority`, `chrt -r` for vrrpd). From the LAN "+
+			"also with real-time scheduling (SCHED_RR %d: keepalived's `vrrp_rt_priority`, `run --realtime-priority` for vrrpd). From the LAN "+
 			"host's capture: takeovers by the backup (runs of its adverts; each is spurious), priority-0 adverts and the longest "+
 			"silence between the master's adverts (Master_Down here: 36.1 ms). Aim: 0 takeovers (the issue asks for 10 minutes).\n\n",
 			rtPriority)
