@@ -180,6 +180,9 @@ func run(opts daemon.Options, logger *slog.Logger, logs *daemon.LogRing, level *
 			logger.Warn("cannot notify systemd", "err", err)
 		}
 	}
+	if err := daemon.TrimExecutable(); err != nil {
+		logger.Debug("cannot trim the resident set", "err", err)
+	}
 	notify(notifier.Ready())
 	logger.Info("vrrpd started", "groups", len(cfg.Groups), "socket", socket)
 
