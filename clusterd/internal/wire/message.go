@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -73,10 +74,54 @@ const (
 	// FlagResourcesFailed: a service failed to start on the sender, which
 	// asks the peer to take over (CL-B14).
 	FlagResourcesFailed Flags = 1 << 1
+	// FlagReleasing: the sender is stopping the resources; it keeps
+	// FlagHoldsResources until they are stopped. A slow stop is then not
+	// taken for a split brain that persists (CL-B21).
+	FlagReleasing Flags = 1 << 2
+	// FlagStandby: the operator put the sender in standby (hb_standby):
+	// it declines the resources while the peer can serve.
+	FlagStandby Flags = 1 << 3
+	// FlagTakeover: the operator asked for the resources on the sender
+	// (hb_takeover): the peer hands them over.
+	FlagTakeover Flags = 1 << 4
+	// FlagDemoted: a bus consumer on the sender is not ready to serve
+	// (ARCHITECTURE.md, demotion): it does not take the resources from a
+	// healthy peer.
+	FlagDemoted Flags = 1 << 5
+	// FlagMonitorsPending: at least one of the sender's monitors has not
+	// answered yet (nor been declared unreachable); MonitorsReachable
+	// counts it. A node does not fail back to a sender with this flag: its
+	// uplink is not verified.
+	FlagMonitorsPending Flags = 1 << 6
+
+	// KnownFlags are the bits this version defines. Bits 2..6 came after
+	// the first release of version 1, in bits it reserved: a receiver
+	// that does not know them ignores them, which is what it did before.
+	KnownFlags = FlagHoldsResources | FlagResourcesFailed | FlagReleasing | FlagStandby | FlagTakeover | FlagDemoted | FlagMonitorsPending
 )
 
 // Has reports whether every bit of f2 is set in f.
 func (f Flags) Has(f2 Flags) bool { return f&f2 == f2 }
+
+var flagNames = [...]string{"holds", "failed", "releasing", "standby", "takeover", "demoted", "monitors-pending"}
+
+// String lists the set bits by name ("holds|releasing"), unknown ones as
+// hexadecimal, "none" for no bit.
+func (f Flags) String() string {
+	if f == 0 {
+		return "none"
+	}
+	var parts []string
+	for i, name := range flagNames {
+		if f&(1<<i) != 0 {
+			parts = append(parts, name)
+		}
+	}
+	if rest := f &^ KnownFlags; rest != 0 {
+		parts = append(parts, fmt.Sprintf("%#04x", uint16(rest)))
+	}
+	return strings.Join(parts, "|")
+}
 
 // UID is a node's persistent unique id (spec §5, after ICS CUBE's Nuid):
 // random, created once and kept in the state directory, so that two hosts
@@ -108,8 +153,9 @@ type Message struct {
 	// that clock skew between the nodes cannot decide a split brain
 	// (CL-B21); see docs/clusterd-wire.md.
 	HeldFor time.Duration
-	// MonitorsReachable of MonitorsTotal monitor nodes answer the sender's
-	// pings (CL-B06, CL-B11).
+	// MonitorsReachable of MonitorsTotal monitor nodes are not known to be
+	// unreachable from the sender (CL-B06, CL-B11): those answering its
+	// pings, and those not verified yet (FlagMonitorsPending).
 	MonitorsReachable, MonitorsTotal uint16
 	// ConfigHash is the sender's hash of the group configuration; a
 	// mismatch is a warning in status (CL-B06).

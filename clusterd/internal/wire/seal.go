@@ -79,6 +79,20 @@ func (s *Sealer) Seal(m Message) ([]byte, error) {
 	return b, nil
 }
 
+// Rekey makes later messages carry MACs under key (a reload changed the
+// pre-shared-secret) and keeps numbering where it was: a new key is no new
+// boot, and restarting at 1 would make the peer's replay window drop every
+// message until the numbers caught up.
+func (s *Sealer) Rekey(key Key) error {
+	if err := key.check(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.key = key
+	return nil
+}
+
 // Seq is the sequence number of the last message sealed, 0 before the first.
 func (s *Sealer) Seq() uint64 {
 	s.mu.Lock()
