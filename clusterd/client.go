@@ -18,7 +18,6 @@ import (
 	"github.com/hasuite/hasuite/clusterd/internal/show"
 	"github.com/hasuite/hasuite/pkg/bus"
 	"github.com/hasuite/hasuite/pkg/daemon"
-	busv1 "github.com/hasuite/hasuite/proto/hasuite/bus/v1"
 	clusterv1 "github.com/hasuite/hasuite/proto/hasuite/cluster/v1"
 )
 
@@ -61,12 +60,8 @@ func output(c *cli.Context, resp proto.Message, render func() string) error {
 }
 
 // explain turns a gRPC error into the daemon's own message.
-func explain(err error) error {
-	if s, ok := status.FromError(err); ok {
-		return errors.New(s.Message())
-	}
-	return err
-}
+// explain keeps a daemon error's message alone.
+var explain = daemon.ExplainRPC
 
 var linesFlag = &cli.UintFlag{Name: "lines", Aliases: []string{"n"}, Usage: "show only the last `N` records (0: all kept)"}
 
@@ -220,49 +215,6 @@ func takeoverCommand() *cli.Command {
 				}
 				return output(c, resp, func() string { return show.Takeover(resp) })
 			})
-		},
-	}
-}
-
-// watchCommand prints the bus's view of clusterd's group, a JSON object a
-// line: the snapshot, its end marker, then every transition.
-func watchCommand() *cli.Command {
-	return &cli.Command{
-		Name: "watch", Usage: "stream the failover bus (snapshot, then transitions) as JSON lines until interrupted",
-		ArgsUsage: "[GROUP]",
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 1 {
-				return errors.New("usage: watch [cluster/GROUP]")
-			}
-			opts, err := daemon.OptionsFrom(c)
-			if err != nil {
-				return err
-			}
-			ctx, _, stop := daemon.HandleSignals(c.Context)
-			defer stop()
-			conn, err := bus.Dial(ctx, opts.SocketPath())
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			stream, err := busv1.NewFailoverClient(conn).Watch(ctx, &busv1.WatchRequest{Group: c.Args().First()})
-			if err != nil {
-				return explain(err)
-			}
-			for {
-				msg, err := stream.Recv()
-				if ctx.Err() != nil {
-					return nil
-				}
-				if err != nil {
-					return explain(err)
-				}
-				line, err := protojson.Marshal(msg)
-				if err != nil {
-					return fmt.Errorf("encode a bus message as JSON: %w", err)
-				}
-				fmt.Fprintf(c.App.Writer, "%s\n", line)
-			}
 		},
 	}
 }

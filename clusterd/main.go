@@ -50,7 +50,7 @@ func newApp() *cli.App {
 		showCommand(),
 		reloadCommand(),
 		validateCommand(),
-		watchCommand(),
+		daemon.WatchCommand("cluster/GROUP"),
 		standbyCommand(),
 		takeoverCommand(),
 		monitorCommand(),

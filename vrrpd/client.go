@@ -17,7 +17,6 @@ import (
 
 	"github.com/hasuite/hasuite/pkg/bus"
 	"github.com/hasuite/hasuite/pkg/daemon"
-	busv1 "github.com/hasuite/hasuite/proto/hasuite/bus/v1"
 	vrrpv1 "github.com/hasuite/hasuite/proto/hasuite/vrrp/v1"
 	"github.com/hasuite/hasuite/vrrpd/internal/server"
 	"github.com/hasuite/hasuite/vrrpd/internal/show"
@@ -291,53 +290,9 @@ func validateCommand() *cli.Command {
 	}
 }
 
-// watchCommand prints the bus's view of vrrpd's groups, a JSON object a
-// line: the snapshot, its end marker, then every transition.
-func watchCommand() *cli.Command {
-	return &cli.Command{
-		Name: "watch", Usage: "stream the failover bus (snapshot, then transitions) as JSON lines until interrupted",
-		ArgsUsage: "[GROUP]",
-		Action: func(c *cli.Context) error {
-			opts, err := daemon.OptionsFrom(c)
-			if err != nil {
-				return err
-			}
-			ctx, _, stop := daemon.HandleSignals(c.Context)
-			defer stop()
-			conn, err := bus.Dial(ctx, opts.SocketPath())
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			stream, err := busv1.NewFailoverClient(conn).Watch(ctx, &busv1.WatchRequest{Group: c.Args().First()})
-			if err != nil {
-				return explain(err)
-			}
-			for {
-				msg, err := stream.Recv()
-				if ctx.Err() != nil {
-					return nil
-				}
-				if err != nil {
-					return explain(err)
-				}
-				line, err := protojson.Marshal(msg)
-				if err != nil {
-					return fmt.Errorf("encode a bus message as JSON: %w", err)
-				}
-				fmt.Fprintf(c.App.Writer, "%s\n", line)
-			}
-		},
-	}
-}
-
 // explain turns a gRPC error into the daemon's own message.
-func explain(err error) error {
-	if s, ok := status.FromError(err); ok {
-		return errors.New(s.Message())
-	}
-	return err
-}
+// explain keeps a daemon error's message alone.
+var explain = daemon.ExplainRPC
 
 var linesFlag = &cli.UintFlag{Name: "lines", Aliases: []string{"n"}, Usage: "show only the last `N` records (0: all kept)"}
 

@@ -23,7 +23,7 @@ func main() {
 		resetCommand(),
 		reloadCommand(),
 		validateCommand(),
-		watchCommand(),
+		daemon.WatchCommand("eth0/99|sync-group/NAME"),
 		restartCommand(),
 		monitorCommand(),
 		debugCommand(),
