@@ -42,16 +42,17 @@ type Options struct {
 	OpenAnnouncer func(ifname string) (Announcer, error)
 	Producer      *bus.Producer
 	Hooks         *hook.Runner
-	// Filter drops traffic for the virtual router while a group is not
-	// MASTER (VR-B15); nil filters nothing.
+	// Filter drops traffic for a group's VIPs while it is not MASTER
+	// (VR-B15); nil filters nothing.
 	Filter Filter
 	Logger *slog.Logger
 }
 
-// Filter is the state-specific filtering of VR-B15 (firewall.Iptables in
-// production). Its calls return at once.
+// Filter is the static half of the state-specific filtering of VR-B15,
+// the VIP rules (firewall.Iptables in production); the half that changes
+// on failover is Kernel.SetBackupDrop. Its calls return at once.
 type Filter interface {
-	Set(g firewall.Group, master bool)
+	Set(g firewall.Group)
 	Remove(key string)
 }
 

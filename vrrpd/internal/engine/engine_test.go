@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -615,7 +614,8 @@ func TestVR_B03_ListenConfig(t *testing.T) {
 
 // TestVR_B15_StateFilterFollowsTheVIPs: in RFC 3768 mode a backup drops
 // what reaches its VRRP interface and the master does not; a resigning
-// master closes its filter again, and a stopped group leaves no rule.
+// master drops again, and a stopped group leaves no rule. The VIP rules
+// stay the same in every state.
 func TestVR_B15_StateFilterFollowsTheVIPs(t *testing.T) {
 	l := newLAN()
 	filters := map[int]*firewall.Fake{1: firewall.NewFake(), 2: firewall.NewFake()}
@@ -627,26 +627,36 @@ func TestVR_B15_StateFilterFollowsTheVIPs(t *testing.T) {
 	low.apply(t, oneGroup(t, 100, "rfc3768-compatibility"))
 	high.waitState(t, key99, fsm.Backup)
 	low.waitState(t, key99, fsm.Backup)
-	blocksInterface := func(f *firewall.Fake) bool {
-		return slices.ContainsFunc(f.Rules("eth0/99"), func(r firewall.Rule) bool { return slices.Contains(r.Spec, "eth0v99") })
-	}
-	for host, f := range filters {
-		if !blocksInterface(f) {
-			t.Errorf("router %d in BACKUP does not drop what reaches eth0v99: %v", host, f.Rules("eth0/99"))
+	for host, r := range map[int]*router{1: high, 2: low} {
+		if !r.kern.BackupDrop("eth0v99") {
+			t.Errorf("router %d in BACKUP does not drop what reaches eth0v99:\n%s", host, r.kern)
+		}
+		if rules := filters[host].Rules("eth0/99"); len(rules) != 1 {
+			t.Errorf("router %d: VIP rules %v, want one", host, rules)
 		}
 	}
 	l.clk.Advance(3300 * time.Millisecond)
 	high.waitState(t, key99, fsm.Master)
-	eventually(t, "the master's filter opens", func() bool { return !blocksInterface(filters[1]) && len(filters[1].Rules("eth0/99")) == 1 })
-	if !blocksInterface(filters[2]) {
-		t.Errorf("the backup's filter opened: %v", filters[2].Rules("eth0/99"))
+	// Synchronous: once MASTER holds its VIPs, the drop is gone.
+	eventually(t, "the master's VIP", func() bool { return high.hasVIP("172.16.0.24/24") })
+	if high.kern.BackupDrop("eth0v99") {
+		t.Errorf("the master still drops what reaches eth0v99:\n%s", high.kern)
+	}
+	if !low.kern.BackupDrop("eth0v99") {
+		t.Errorf("the backup stopped dropping:\n%s", low.kern)
+	}
+	if rules := filters[1].Rules("eth0/99"); len(rules) != 1 {
+		t.Errorf("the master's VIP rules %v, want the same one", rules)
 	}
 	if err := high.eng.ResetMaster(t.Context(), key99); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the reset master's filter closes", func() bool { return blocksInterface(filters[1]) })
+	eventually(t, "the reset master drops again", func() bool { return high.kern.BackupDrop("eth0v99") && !high.hasVIP("172.16.0.24/24") })
 	low.apply(t, parse(t, `interfaces { ethernet eth1 { vrrp { vrrp-group 1 { virtual-address 198.51.100.50/24 } } } }`))
 	eventually(t, "a removed group's rules go", func() bool { return len(filters[2].Rules("eth0/99")) == 0 })
+	if strings.Contains(low.kern.String(), "eth0v99") {
+		t.Errorf("a removed group's VRRP interface or drop stayed:\n%s", low.kern)
+	}
 }
 
 // TestVR_B30_B35_InterfaceWithoutAddress: a group whose interface has no

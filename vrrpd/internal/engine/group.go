@@ -35,9 +35,6 @@ type group struct {
 	// as the announcements carry it.
 	source netip.Addr
 	mac    net.HardwareAddr
-	// holdsVIPs is set from AddVIPs to RemoveVIPs: the state filter is
-	// open (VR-B15).
-	holdsVIPs bool
 	// ownAddresses are the VIPs an owner's interface carried before the
 	// group started: the admin's addresses (VR-Q04), never removed
 	// (VR-B34).
@@ -173,6 +170,7 @@ func (e *Engine) startGroup(ctx context.Context, c config.Group) error {
 		if err := e.opts.Kernel.EnsureVMAC(ctx, v); err != nil {
 			return fmt.Errorf("start VRRP group %s: create its VRRP interface: %w", c.Key, err)
 		}
+		e.setBackupDrop(ctx, c, true) // until it holds the VIPs
 		g.mac = c.VRRPInterface.MAC
 		e.applyIngressCopy(ctx, g)
 	}
@@ -268,18 +266,31 @@ func (e *Engine) applyIngressCopy(ctx context.Context, g *group) {
 	g.copyErr = msg
 }
 
-// setFilter makes the state filter match g: open while g holds its VIPs,
-// closed otherwise (VR-B15).
+// setFilter gives g's VIPs their iptables rules, the static half of the
+// state filter (VR-B15): the same in every state.
 func (e *Engine) setFilter(g *group) {
 	if e.opts.Filter == nil {
 		return
 	}
 	c := g.cfg
-	fg := firewall.Group{Key: c.Key.String(), IPv6: c.IPv6(), VIPs: c.VIPs, Owner: c.Owner()}
-	if c.RFC3768 {
-		fg.VRRPInterface = c.VRRPInterface.Name
+	e.opts.Filter.Set(firewall.Group{Key: c.Key.String(), VIPs: c.VIPs, Owner: c.Owner()})
+}
+
+// setBackupDrop makes the VRRP interface of RFC 3768 group c drop all but
+// adverts, or stop dropping: the half of the state filter (VR-B15) that
+// changes on failover. It runs synchronously, in step with the VIPs: a
+// failure is logged, and the group runs on.
+func (e *Engine) setBackupDrop(ctx context.Context, c config.Group, drop bool) {
+	if !c.RFC3768 {
+		return
 	}
-	e.opts.Filter.Set(fg, g.holdsVIPs)
+	if err := e.opts.Kernel.SetBackupDrop(ctx, c.VRRPInterface.Name, drop); err != nil {
+		msg := "cannot drop what reaches the VRRP interface while not master; it may forward traffic for the virtual router"
+		if !drop {
+			msg = "cannot stop dropping what reaches the VRRP interface; as master it may not forward traffic for the virtual router"
+		}
+		e.log.Error(msg, "group", c.Key.String(), "interface", c.VRRPInterface.Name, "err", err)
+	}
 }
 
 // reopenAdverts replaces g's advert socket by one sending from g's current
@@ -481,8 +492,9 @@ func (e *Engine) execute(g *group, a fsm.Action, now time.Time) {
 			g.cancelPrepare()
 		}
 	case fsm.AddVIPs:
-		g.holdsVIPs = true
-		e.setFilter(g)
+		// Before the VIPs: from the first GARP on, hosts send to the
+		// virtual MAC.
+		e.setBackupDrop(ctx, g.cfg, false)
 		for _, vip := range g.cfg.VIPs {
 			if err := e.opts.Kernel.AddVIP(ctx, vrrpInterfaceName(g.cfg), vip); err != nil {
 				e.log.Error("cannot add virtual address", "group", g.busName(), "vip", vip.String(), "err", err)
@@ -498,8 +510,7 @@ func (e *Engine) execute(g *group, a fsm.Action, now time.Time) {
 				e.log.Error("cannot remove virtual address", "group", g.busName(), "vip", vip.String(), "err", err)
 			}
 		}
-		g.holdsVIPs = false
-		e.setFilter(g)
+		e.setBackupDrop(ctx, g.cfg, true)
 	case fsm.SendGARP:
 		g.garpGen++
 		g.garpStart, g.garpDone = now, 0

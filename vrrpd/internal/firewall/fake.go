@@ -15,10 +15,10 @@ type Fake struct {
 func NewFake() *Fake { return &Fake{rules: map[string][]Rule{}} }
 
 // Set implements the engine's Filter.
-func (f *Fake) Set(g Group, master bool) {
+func (f *Fake) Set(g Group) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if rules := Rules(g, master); len(rules) > 0 {
+	if rules := Rules(g); len(rules) > 0 {
 		f.rules[g.Key] = rules
 		return
 	}

@@ -25,10 +25,10 @@ type Options struct {
 	IptablesPath, Ip6tablesPath string
 }
 
-// Iptables keeps Chain holding the rules of every group's latest state.
-// Set and Remove return at once: a worker applies them in order, so that
-// the state machine's loop never waits for iptables (a few milliseconds a
-// call). A failure is logged and retried on the group's next change.
+// Iptables keeps Chain holding the rules of every running group. Set and
+// Remove return at once: a worker applies them in order, so that the
+// state machine's loop never waits for iptables (a few milliseconds a
+// call). A failure is logged and retried on the group's next Set.
 type Iptables struct {
 	v4, v6 tables
 	log    *slog.Logger
@@ -92,8 +92,9 @@ func (f *Iptables) families() []tables {
 	return []tables{f.v4, f.v6}
 }
 
-// Set makes g's rules those of its state.
-func (f *Iptables) Set(g Group, master bool) { f.request(g.Key, Rules(g, master)) }
+// Set makes g's rules those of its configuration; the engine calls it at
+// the group's start and when a reload changes it in place.
+func (f *Iptables) Set(g Group) { f.request(g.Key, Rules(g)) }
 
 // Remove takes g's rules out, for a group that stops.
 func (f *Iptables) Remove(key string) { f.request(key, nil) }

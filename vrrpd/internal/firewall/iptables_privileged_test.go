@@ -34,16 +34,15 @@ func listChain(t *testing.T, node *netlab.Node, tool string) string {
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if strings.Contains(l, Chain) {
-			// Without /etc/protocols, iptables prints the number.
-			lines = append(lines, strings.ReplaceAll(l, "! -p 112", "! -p vrrp"))
+			lines = append(lines, l)
 		}
 	}
 	return strings.Join(lines, "\n")
 }
 
-// TestPrivilegedVR_B15IptablesRules installs a backup's rules in a
-// namespace with the real iptables and ip6tables, then a master's, then
-// removes everything.
+// TestPrivilegedVR_B15IptablesRules installs a group's rules in a
+// namespace with the real iptables and ip6tables, changes them as a reload
+// would, then removes everything.
 func TestPrivilegedVR_B15IptablesRules(t *testing.T) {
 	netlab.RequirePrivileged(t)
 	for _, tool := range []string{"iptables", "ip6tables"} {
@@ -60,10 +59,10 @@ func TestPrivilegedVR_B15IptablesRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v4 := Group{Key: "eth0/99", VRRPInterface: "eth0v99", VIPs: []netip.Prefix{netip.MustParsePrefix("172.16.0.24/24")}}
-	v6 := Group{Key: "eth0/98", IPv6: true, VIPs: []netip.Prefix{netip.MustParsePrefix("2001:db8::24/64")}}
-	f.Set(v4, false)
-	f.Set(v6, false)
+	v4 := Group{Key: "eth0/99", VIPs: []netip.Prefix{netip.MustParsePrefix("172.16.0.24/24"), netip.MustParsePrefix("172.16.0.25/24")}}
+	v6 := Group{Key: "eth0/98", VIPs: []netip.Prefix{netip.MustParsePrefix("2001:db8::24/64")}}
+	f.Set(v4)
+	f.Set(v6)
 	f.Flush()
 	check := func(tool, want string) {
 		t.Helper()
@@ -74,11 +73,12 @@ func TestPrivilegedVR_B15IptablesRules(t *testing.T) {
 	check("iptables", `-N VRRPD
 -A PREROUTING -j VRRPD
 -A VRRPD -d 172.16.0.24/32 -m addrtype ! --dst-type LOCAL -m comment --comment "vrrpd eth0/99" -j DROP
--A VRRPD -i eth0v99 ! -p vrrp -m comment --comment "vrrpd eth0/99" -j DROP`)
+-A VRRPD -d 172.16.0.25/32 -m addrtype ! --dst-type LOCAL -m comment --comment "vrrpd eth0/99" -j DROP`)
 	check("ip6tables", `-N VRRPD
 -A PREROUTING -j VRRPD
 -A VRRPD -d 2001:db8::24/128 -m addrtype ! --dst-type LOCAL -m comment --comment "vrrpd eth0/98" -j DROP`)
-	f.Set(v4, true)
+	v4.VIPs = v4.VIPs[:1]
+	f.Set(v4)
 	f.Flush()
 	check("iptables", `-N VRRPD
 -A PREROUTING -j VRRPD

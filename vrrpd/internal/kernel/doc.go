@@ -4,7 +4,7 @@
 // FAULT (VR-B30). [Kernel] is the interface the engine uses; [Netlink] is the
 // real implementation, bound to one network namespace, and [Fake] keeps the
 // same state in memory for table tests. [Render] prints either as `ip`
-// (and `tc`) command lines, so a test compares states as text.
+// (and `tc` and `nft`) command lines, so a test compares states as text.
 //
 // # VRRP interfaces (VR-B18, VR-B19, VR-B40)
 //
@@ -46,6 +46,17 @@
 // a mirror interface and/or redirect them to an ifb, where a QoS policy can
 // shape the combined ingress. The filter's priority [IngressCopyPriority]
 // marks it as ours; the copy goes with the interface.
+//
+// # Backup drop (VR-B15)
+//
+// [Kernel.SetBackupDrop] makes a VRRP interface drop every inbound frame
+// but adverts while its group is not MASTER: an nftables table of the
+// netdev family, [BackupDropTable], with one ingress chain (policy drop,
+// IP protocol 112 accepted), created or deleted whole in one netlink
+// transaction (backupdrop.go says why nftables rather than tc or
+// iptables). The engine calls it synchronously on the failover path; it
+// takes a few hundred microseconds. The table's name marks it as ours; it
+// goes with its VRRP interface.
 //
 // # What is ours
 //

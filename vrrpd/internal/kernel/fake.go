@@ -35,6 +35,7 @@ type fakeLink struct {
 	stats       LinkStats
 	ifb         bool        // an ifb interface (AddIFB)
 	copy        IngressCopy // a VRRP interface's, as SetIngressCopy left it
+	backupDrop  bool        // a VRRP interface's, as SetBackupDrop left it
 }
 
 var _ Kernel = (*Fake)(nil)
@@ -238,6 +239,31 @@ func (f *Fake) SetIngressCopy(_ context.Context, ifname string, c IngressCopy) e
 	return errors.Join(errs...)
 }
 
+// SetBackupDrop implements Kernel.
+func (f *Fake) SetBackupDrop(_ context.Context, ifname string, drop bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.links[ifname]
+	switch {
+	case !ok && !drop:
+		return nil
+	case !ok:
+		return fmt.Errorf("drop the inbound traffic of backup %s: interface %s: %w", ifname, ifname, ErrNoInterface)
+	case l.parent == "":
+		return fmt.Errorf("refusing to filter the inbound traffic of %s: vrrpd did not create it", ifname)
+	}
+	l.backupDrop = drop
+	return nil
+}
+
+// BackupDrop reports whether SetBackupDrop left ifname dropping.
+func (f *Fake) BackupDrop(ifname string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.links[ifname]
+	return ok && l.backupDrop
+}
+
 // SetLinkStats gives an interface an MTU and counters, as traffic would.
 func (f *Fake) SetLinkStats(name string, mtu int, stats LinkStats) error {
 	f.mu.Lock()
@@ -278,7 +304,7 @@ func (f *Fake) Leftovers(context.Context) ([]VMAC, error) {
 	var found []VMAC
 	for name, l := range f.links {
 		if l.parent != "" {
-			found = append(found, VMAC{Name: name, Parent: l.parent, MAC: slices.Clone(l.mac), Description: l.description, Addresses: slices.Clone(l.addrs), Copy: l.copy})
+			found = append(found, VMAC{Name: name, Parent: l.parent, MAC: slices.Clone(l.mac), Description: l.description, Addresses: slices.Clone(l.addrs), Copy: l.copy, BackupDrop: l.backupDrop})
 		}
 	}
 	slices.SortFunc(found, func(a, b VMAC) int { return f.links[a.Name].index - f.links[b.Name].index })

@@ -38,6 +38,13 @@ type Kernel interface {
 	// earlier call set; a zero c removes it. A missing or unfit target is
 	// an error naming it, returned after the rest of c is applied.
 	SetIngressCopy(ctx context.Context, ifname string, c IngressCopy) error
+	// SetBackupDrop makes the VRRP interface ifname drop every inbound
+	// frame but adverts (drop) or accept them all again (!drop), the
+	// state filter of a BACKUP in RFC 3768 mode (VR-B15). It is on the
+	// takeover path, so it is synchronous and takes well under a
+	// millisecond. Turning it off on a missing interface is no error;
+	// the drop goes with its VRRP interface.
+	SetBackupDrop(ctx context.Context, ifname string, drop bool) error
 	// Leftovers lists the VRRP interfaces of ours present now, by name.
 	Leftovers(ctx context.Context) ([]VMAC, error)
 	// Subscribe delivers link and address events until ctx ends, then
@@ -58,10 +65,12 @@ type VMAC struct {
 	// link-local address of its own: derived from the virtual MAC, it would
 	// be the same on every router and fail duplicate address detection.
 	LinkLocal netip.Addr
-	// Addresses are those on the interface, and Copy its ingress copy;
-	// both are reported by Leftovers and ignored by EnsureVMAC.
-	Addresses []netip.Prefix
-	Copy      IngressCopy
+	// Addresses are those on the interface, Copy its ingress copy and
+	// BackupDrop whether its backup drop filter is on; all three are
+	// reported by Leftovers and ignored by EnsureVMAC.
+	Addresses  []netip.Prefix
+	Copy       IngressCopy
+	BackupDrop bool
 }
 
 // IngressCopy is where a VRRP interface's inbound traffic also goes: a copy
@@ -169,7 +178,7 @@ func Render(ctx context.Context, k Kernel, ifnames ...string) (string, error) {
 	for _, v := range vmacs {
 		lines = append(lines, fmt.Sprintf("ip link add %s link %s address %s type macvlan mode private", v.Name, v.Parent, v.MAC))
 		lines = append(lines, fmt.Sprintf("ip link set %s alias %q up", v.Name, AliasMark+v.Description))
-		lines = append(lines, renderCopy(v.Name, v.Copy)...)
+		lines = append(lines, renderIngress(v.Name, v.BackupDrop, v.Copy)...)
 	}
 	names := slices.Clone(ifnames)
 	for _, v := range vmacs {
@@ -198,10 +207,20 @@ func Render(ctx context.Context, k Kernel, ifnames ...string) (string, error) {
 	return strings.Join(lines, "\n"), nil
 }
 
-// renderCopy prints an ingress copy as the tc commands that make it.
-func renderCopy(ifname string, c IngressCopy) []string {
+// renderIngress prints a VRRP interface's ingress filters, the backup
+// drop (nftables) and the copy (tc), as the commands that make them.
+func renderIngress(ifname string, drop bool, c IngressCopy) []string {
+	var lines []string
+	if drop {
+		table := BackupDropTable(ifname)
+		lines = append(lines,
+			"nft add table netdev "+table,
+			fmt.Sprintf("nft add chain netdev %s %s { type filter hook ingress device %s priority 0 ; policy drop ; }", table, backupDropChain, ifname),
+			fmt.Sprintf("nft add rule netdev %s %s meta protocol ip ip protocol %d accept", table, backupDropChain, vrrpProtocol),
+			fmt.Sprintf("nft add rule netdev %s %s meta protocol ip6 ip6 nexthdr %d accept", table, backupDropChain, vrrpProtocol))
+	}
 	if c.IsZero() {
-		return nil
+		return lines
 	}
 	filter := fmt.Sprintf("tc filter add dev %s ingress prio %d protocol all u32 match u32 0 0", ifname, IngressCopyPriority)
 	if c.Mirror != "" {
@@ -210,7 +229,7 @@ func renderCopy(ifname string, c IngressCopy) []string {
 	if c.Redirect != "" {
 		filter += " action mirred egress redirect dev " + c.Redirect
 	}
-	return []string{fmt.Sprintf("tc qdisc add dev %s ingress", ifname), filter}
+	return append(lines, fmt.Sprintf("tc qdisc add dev %s ingress", ifname), filter)
 }
 
 func comparePrefixes(a, b netip.Prefix) int {

@@ -34,6 +34,9 @@ type Netlink struct {
 	// parentSysctls holds each parent's values from before this process
 	// first changed them, to restore when its last VRRP interface goes.
 	parentSysctls map[string]map[string]string
+
+	// nft holds the backup drops (backupdrop.go).
+	nft *nftConn
 }
 
 var _ Kernel = (*Netlink)(nil)
@@ -49,6 +52,13 @@ var (
 // the current one when nsPath is empty. Close releases it.
 func Open(nsPath string, log *slog.Logger) (*Netlink, error) {
 	n := &Netlink{log: log, ns: netns.None(), parentSysctls: map[string]map[string]string{}}
+	n.nft = newNFTConn(func() (fd int, err error) {
+		err = n.inNamespace(func() error {
+			fd, err = openNetfilterSocket()
+			return err
+		})
+		return fd, err
+	})
 	if nsPath == "" {
 		h, err := netlink.NewHandle()
 		if err != nil {
@@ -74,6 +84,7 @@ func Open(nsPath string, log *slog.Logger) (*Netlink, error) {
 // harmless; using n afterwards is not.
 func (n *Netlink) Close() error {
 	n.closeOnce.Do(func() {
+		n.nft.close()
 		n.h.Close()
 		if n.ns.IsOpen() {
 			n.closeErr = n.ns.Close()
@@ -191,10 +202,13 @@ func (n *Netlink) DeleteVMAC(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("look up the parent of VRRP interface %s: %w", name, err)
 	}
+	// A netdev chain outlives its device (it only loses its hook): the
+	// backup drop goes first; failing that, the interface still goes.
+	dropErr := n.removeBackupDrop(name)
 	if err := n.h.LinkDel(l); err != nil {
-		return fmt.Errorf("delete VRRP interface %s: %w", name, err)
+		return errors.Join(dropErr, fmt.Errorf("delete VRRP interface %s: %w", name, err))
 	}
-	return n.restoreParentSysctls(ctx, parent.Attrs().Name)
+	return errors.Join(dropErr, n.restoreParentSysctls(ctx, parent.Attrs().Name))
 }
 
 // AddVIP implements Kernel.
@@ -298,6 +312,9 @@ func (n *Netlink) Leftovers(context.Context) ([]VMAC, error) {
 			v.Addresses = append(v.Addresses, prefix(a.IPNet))
 		}
 		if v.Copy, err = n.ingressCopyOf(l, names); err != nil {
+			return nil, err
+		}
+		if v.BackupDrop, err = n.backupDropOn(attrs.Name); err != nil {
 			return nil, err
 		}
 		found = append(found, v)

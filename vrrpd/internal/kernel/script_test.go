@@ -135,6 +135,11 @@ func checkRefusesForeign(t *testing.T, k Kernel, name string) {
 	if err := k.SetIngressCopy(ctx, name, IngressCopy{Mirror: "eth0"}); err == nil || !strings.Contains(err.Error(), "did not create it") {
 		t.Errorf("SetIngressCopy on a foreign %s: err = %v, want a refusal", name, err)
 	}
+	for _, drop := range []bool{true, false} {
+		if err := k.SetBackupDrop(ctx, name, drop); err == nil || !strings.Contains(err.Error(), "did not create it") {
+			t.Errorf("SetBackupDrop(%v) on a foreign %s: err = %v, want a refusal", drop, name, err)
+		}
+	}
 	left, err := k.Leftovers(ctx)
 	if err != nil {
 		t.Fatal(err)
