@@ -1,7 +1,8 @@
 # hasuite — build, test, lab.
 #
 #   make lab       build everything and start the two-router lab in namespaces,
-#                  vrrpd running on both routers (make lab-failover shows it)
+#                  vrrpd running on both routers (make lab-failover shows it);
+#                  make lab-cluster runs clusterd instead (make lab-cluster-failover)
 #   make test      what CI runs: install missing packages, check generated
 #                  code, vet, unit tests with -race, then the end-to-end tests
 #
@@ -34,7 +35,7 @@ STATICCHECK_VERSION := v0.8.2
 UNIT_TIMEOUT := 15m
 E2E_TIMEOUT  := 30m
 
-.PHONY: all build test deps proto proto-check vet unit e2e lab lab-down lab-failover bench lint clean
+.PHONY: all build test deps proto proto-check vet unit e2e lab lab-down lab-failover lab-cluster lab-cluster-failover bench lint clean
 
 all: build
 
@@ -86,12 +87,21 @@ lab-down:
 lab-failover:
 	@HASUITE_BIN=$(BIN) $(GO) run ./deploy/lab failover
 
+# The same lab with clusterd (guide Example 3-4, adapted) instead of vrrpd.
+lab-cluster: deps build
+	@HASUITE_BIN=$(BIN) $(GO) run ./deploy/lab up --daemons clusterd
+
+lab-cluster-failover:
+	@HASUITE_BIN=$(BIN) $(GO) run ./deploy/lab cluster-failover
+
+# -p 1: one daemon's bench at a time, or each would measure the other's load
+# (and both rewrite docs/benchmarks.md at once).
 bench: deps build
 	@pkgs="$$($(GO) list -tags e2e ./... | grep '/bench$$' || true)"; \
 	if [ -z "$$pkgs" ]; then \
 		echo "bench: no benchmarks yet (each daemon adds its own, written to docs/benchmarks.md)"; \
 	else \
-		HASUITE_BIN=$(BIN) $(GO) test -tags e2e -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m $$pkgs; \
+		HASUITE_BIN=$(BIN) $(GO) test -tags e2e -count=1 -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m $$pkgs; \
 	fi
 
 lint: vet

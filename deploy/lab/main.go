@@ -1,11 +1,14 @@
 // Command lab builds, shows and removes the hasuite lab: two routers, R1 and
 // R2, between a LAN host and two ISPs, in network namespaces named hslab-*,
-// with vrrpd running on both routers. The lab and its daemons stay up after
-// the command exits; `make lab` and `make lab-down` run it.
+// with vrrpd (or clusterd, or both) running on both routers. The lab and its
+// daemons stay up after the command exits; `make lab` and `make lab-down`
+// run it.
 //
 //	go run ./deploy/lab up        # build it, replacing any existing one, and start vrrpd
-//	go run ./deploy/lab status    # is it up, each node's addresses, each vrrpd's groups
+//	go run ./deploy/lab up --daemons clusterd  # ... and start clusterd instead (make lab-cluster)
+//	go run ./deploy/lab status    # is it up, each node's addresses, each daemon's state
 //	go run ./deploy/lab failover  # pull R1's LAN cable, watch R2 take over, plug it back
+//	go run ./deploy/lab cluster-failover  # kill R1's clusterd, watch R2 take over, R1 fail back
 //	go run ./deploy/lab down      # remove it, daemons and all
 package main
 
@@ -33,17 +36,34 @@ func main() {
 		Commands: []*cli.Command{
 			{
 				Name:   "up",
-				Usage:  "build the lab, replacing any existing one, and start vrrpd on R1 and R2",
+				Usage:  "build the lab, replacing any existing one, and start vrrpd (or --daemons) on R1 and R2",
 				Action: up,
-				Flags: []cli.Flag{&cli.StringFlag{
-					Name:  "vrrp",
-					Value: scenarios[0].name,
-					Usage: "the guide's VRRP examples to run: 2-3 (Examples 2-3/2-4, sync group), 2-1 (Examples 2-1/2-2), or none",
-				}},
+				Flags: []cli.Flag{
+					&cli.StringFlag{
+						Name:  "daemons",
+						Value: "vrrpd",
+						Usage: "the daemons to run on R1 and R2, comma-separated: vrrpd, clusterd (the guide's Example 3-4 adapted), or none",
+					},
+					&cli.StringFlag{
+						Name:  "vrrp",
+						Value: scenarios[0].name,
+						Usage: "the guide's VRRP examples to run: 2-3 (Examples 2-3/2-4, sync group), 2-1 (Examples 2-1/2-2), or none (no vrrpd)",
+					},
+				},
 			},
 			{Name: "down", Usage: "stop the daemons and remove the lab and everything running in it", Action: down},
 			{Name: "status", Usage: "say whether the lab is up and show each node's addresses and each vrrpd's groups", Action: status},
 			{Name: "failover", Usage: "pull R1's LAN cable, show R2 taking over, then plug it back in", Action: failoverCmd},
+			{
+				Name:   "cluster-failover",
+				Usage:  "take R1's clusterd down, show R2 taking the cluster IPs over, then R1 coming back and failing back",
+				Action: clusterFailoverCmd,
+				Flags: []cli.Flag{&cli.StringFlag{
+					Name:  "mode",
+					Value: "both",
+					Usage: "how R1's clusterd goes down: kill (SIGKILL and its ports cut, a crash), term (SIGTERM, a clean stop), or both, one after the other",
+				}},
+			},
 		},
 	}
 	if err := app.Run(os.Args); err != nil {
@@ -55,11 +75,31 @@ func main() {
 // smokeTimeout bounds the reachability check after building.
 const smokeTimeout = 10 * time.Second
 
+// parseDaemons reads up's --daemons: which of vrrpd and clusterd to run.
+func parseDaemons(list string) (vrrp, cluster bool, err error) {
+	for _, name := range strings.Split(list, ",") {
+		switch strings.TrimSpace(name) {
+		case "vrrpd":
+			vrrp = true
+		case "clusterd":
+			cluster = true
+		case "none", "":
+		default:
+			return false, false, fmt.Errorf("--daemons %q: %q is none of vrrpd, clusterd, none (write vrrpd,clusterd for both)", list, name)
+		}
+	}
+	return vrrp, cluster, nil
+}
+
 func up(c *cli.Context) error {
 	out := c.App.Writer
+	runVRRP, runCluster, err := parseDaemons(c.String("daemons"))
+	if err != nil {
+		return err
+	}
 	var scenario *vrrpScenario
-	var bin string
-	if name := c.String("vrrp"); name != "none" {
+	var bin, clusterBin string
+	if name := c.String("vrrp"); runVRRP && name != "none" {
 		s, err := scenarioNamed(name)
 		if err != nil {
 			return err
@@ -68,6 +108,11 @@ func up(c *cli.Context) error {
 			return err
 		}
 		scenario = &s
+	}
+	if runCluster {
+		if clusterBin, err = daemonBinary("clusterd"); err != nil {
+			return err
+		}
 	}
 	sweep(out)
 	if err := teardown(labPrefix, runRoot); err != nil {
@@ -89,6 +134,11 @@ func up(c *cli.Context) error {
 			return fmt.Errorf("the lab is up but vrrpd is not (make lab-down removes it): %w", err)
 		}
 	}
+	if runCluster {
+		if err := startCluster(c.Context, clusterLab{lab: lab, bin: clusterBin, runRoot: runRoot}, out); err != nil {
+			return fmt.Errorf("the lab is up but clusterd is not (make lab-down removes it): %w", err)
+		}
+	}
 	fmt.Fprintf(out, `
 Enter a node:  sudo ip netns exec %[1]s-r1 bash   (nodes: %[2]s)
 Look around:   go run ./deploy/lab status
@@ -97,6 +147,11 @@ Look around:   go run ./deploy/lab status
 		fmt.Fprintf(out, `Ask vrrpd:     %[1]s --run-dir %[2]s/r1 show vrrp   (logs: %[2]s/<node>/vrrpd.log)
 Fail over:     go run ./deploy/lab failover           (or make lab-failover)
 `, bin, runRoot)
+	}
+	if runCluster {
+		fmt.Fprintf(out, `Ask clusterd:  %[1]s --run-dir %[2]s/r1 show cluster status   (logs: %[2]s/<node>/clusterd.log, lablog.log)
+Fail over:     go run ./deploy/lab cluster-failover   (or make lab-cluster-failover)
+`, clusterBin, runRoot)
 	}
 	fmt.Fprintln(out, "Remove it:     make lab-down")
 	return nil
@@ -217,33 +272,52 @@ func status(c *cli.Context) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	return vrrpStatus(c.Context, lab, out)
+	return daemonStatus(c.Context, lab, out)
 }
 
-// vrrpStatus shows each router's vrrpd: running or not, and its groups.
-func vrrpStatus(ctx context.Context, lab *netlab.Lab, out io.Writer) error {
+// daemonStatus lists the lab's daemons, running or not, then shows what
+// each kind says: vrrpd's groups, clusterd's cluster status.
+func daemonStatus(ctx context.Context, lab *netlab.Lab, out io.Writer) error {
 	found, err := netlab.FindDetached(labPrefix)
 	if err != nil {
 		return err
 	}
 	if len(found) == 0 {
-		fmt.Fprintln(out, "\nNo daemon runs in the lab (make lab starts vrrpd on R1 and R2).")
+		fmt.Fprintln(out, "\nNo daemon runs in the lab (make lab starts vrrpd on R1 and R2, make lab-cluster clusterd).")
 		return nil
 	}
+	fmt.Fprintln(out)
+	byName := map[string][]*netlab.Detached{}
+	for _, d := range found {
+		state := "running"
+		if !d.Running() {
+			state = "NOT RUNNING (make lab or make lab-cluster restarts the lab and its daemons)"
+		}
+		fmt.Fprintf(out, "%s %s[%d]: %s, log %s\n", d.Node, d.Name, d.PID, state, d.LogFile)
+		byName[d.Name] = append(byName[d.Name], d)
+	}
+	if len(byName["vrrpd"]) > 0 {
+		if err := vrrpStatus(ctx, lab, byName["vrrpd"], out); err != nil {
+			return err
+		}
+	}
+	if len(byName["clusterd"]) > 0 {
+		fmt.Fprintln(out)
+		return clusterStatus(ctx, lab, out)
+	}
+	return nil
+}
+
+// vrrpStatus shows the groups of the routers' vrrpd.
+func vrrpStatus(ctx context.Context, lab *netlab.Lab, found []*netlab.Detached, out io.Writer) error {
 	bin, err := vrrpdBinary()
 	if err != nil {
 		return err
 	}
 	v := vrrpLab{lab: lab, bin: bin, runRoot: runRoot}
-	fmt.Fprintln(out)
 	allRunning := true
 	for _, d := range found {
-		state := "running"
-		if !d.Running() {
-			state = "NOT RUNNING (make lab restarts the lab and its daemons)"
-			allRunning = false
-		}
-		fmt.Fprintf(out, "%s %s[%d]: %s, log %s\n", d.Node, d.Name, d.PID, state, d.LogFile)
+		allRunning = allRunning && d.Running()
 	}
 	if allRunning {
 		s, err := v.states(ctx)
@@ -270,11 +344,50 @@ func failoverCmd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if found, _ := netlab.FindDetached(labPrefix); len(found) == 0 {
+	if !runs(labPrefix, "vrrpd") {
 		return cli.Exit("no vrrpd runs in the lab: make lab starts it (not with --vrrp none)", 3)
 	}
 	_, err = vrrpLab{lab: lab, bin: bin, runRoot: runRoot}.failover(c.Context, c.App.Writer)
 	return err
+}
+
+// runs says whether the lab has started a daemon of that name.
+func runs(prefix, name string) bool {
+	found, _ := netlab.FindDetached(prefix)
+	return slices.ContainsFunc(found, func(d *netlab.Detached) bool { return d.Name == name })
+}
+
+func clusterFailoverCmd(c *cli.Context) error {
+	modes := failoverModes
+	if m := c.String("mode"); m != "both" {
+		if !slices.Contains(failoverModes, m) {
+			return fmt.Errorf("--mode %q: want kill, term or both", m)
+		}
+		modes = []string{m}
+	}
+	lab, err := attach()
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	bin, err := daemonBinary("clusterd")
+	if err != nil {
+		return err
+	}
+	if !runs(labPrefix, "clusterd") {
+		return cli.Exit("no clusterd runs in the lab: make lab-cluster starts it (go run ./deploy/lab up --daemons clusterd)", 3)
+	}
+	cl := clusterLab{lab: lab, bin: bin, runRoot: runRoot}
+	var reports []string
+	for _, mode := range modes {
+		rep, err := cl.failover(c.Context, c.App.Writer, mode)
+		if err != nil {
+			return err
+		}
+		reports = append(reports, rep.String())
+	}
+	fmt.Fprintf(c.App.Writer, "\nSummary:\n  %s\n", strings.Join(reports, "\n  "))
+	return nil
 }
 
 // globalAddresses lists a link's addresses of global scope, leaving out

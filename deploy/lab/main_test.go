@@ -212,3 +212,138 @@ func TestPrivilegedLabVRRP(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterConfigIsTheGuides keeps the lab's clusterd configuration the
+// guide's Example 3-4 (as clusterd's own tests hold it) but for the
+// changes its comments list: the lab's interfaces and monitor, a script
+// for ipsec, short timers, auto-failback.
+func TestClusterConfigIsTheGuides(t *testing.T) {
+	got, err := clusterFiles.ReadFile("clusterd/clusterd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guide, err := os.ReadFile(filepath.Join("..", "..", "clusterd", "internal", "config", "testdata", "example-3-4-cluster-r1.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := normalizeConfig(string(guide))
+	for _, change := range [][2]string{
+		{"interface eth0 interface eth1 keepalive-interval 2000",
+			"init-dead-interval 2000 interface eth1 interface eth2 keepalive-interval 200 monitor-dead-interval 1000"},
+		{"dead-interval 10000", "dead-interval 1000"},
+		{"group cluster1 { ", "group cluster1 { auto-failback true "},
+		{"monitor 96.97.98.99", "monitor 12.34.56.1"},
+		{"service 10.6.0.100/24/eth1", "service 10.6.0.100/24/eth2"},
+		{"service ipsec", "service lablog::ipsec"},
+	} {
+		if !strings.Contains(want, change[0]) {
+			t.Fatalf("the guide's Example 3-4 has no %q: update this test", change[0])
+		}
+		want = strings.Replace(want, change[0], change[1], 1)
+	}
+	if normalizeConfig(string(got)) != want {
+		t.Errorf("clusterd/clusterd.conf differs from the guide's Example 3-4 beyond the lab's changes:\n got: %s\nwant: %s",
+			normalizeConfig(string(got)), want)
+	}
+}
+
+// TestPrivilegedLabCluster runs what `make lab-cluster` and `lab
+// cluster-failover` do, in a lab of its own: clusterd on R1 and R2 with the
+// adapted Example 3-4 makes R1, the primary, hold the resources and R2
+// stand by (CL-B07); R2 takes them over when R1's clusterd is killed and
+// its ports cut (CL-B08) or stopped (CL-B24), with the LAN host reaching
+// the cluster IP and never two routers answering for it; the restarted R1
+// removes a killed run's leftovers and, while it reaches no monitor, stays
+// down (CL-B11); auto-failback true hands the resources back (CL-B20).
+// Then the teardown of `lab down` leaves no daemon, pid file, run
+// directory or namespace behind.
+func TestPrivilegedLabCluster(t *testing.T) {
+	netlab.RequirePrivileged(t)
+	dir := os.Getenv("HASUITE_BIN")
+	if dir == "" {
+		t.Skip("HASUITE_BIN is not set: go build -o bin/ ./clusterd and run with HASUITE_BIN=$PWD/bin")
+	}
+	bin, err := filepath.Abs(filepath.Join(dir, "clusterd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("no clusterd binary: %v", err)
+	}
+	lab := netlab.New(t, labTopology())
+	c := clusterLab{lab: lab, bin: bin, runRoot: t.TempDir()}
+	if err := startCluster(t.Context(), c, t.Output()); err != nil {
+		t.Fatal(err)
+	}
+	found, err := netlab.FindDetached(lab.Prefix())
+	if err != nil || len(found) != len(routers) {
+		t.Fatalf("detached daemons: %v, %v; want one clusterd per router", found, err)
+	}
+	active := 0
+	for _, node := range routers {
+		s, err := c.status(t.Context(), node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if holdsResources(s) {
+			active++
+		}
+	}
+	if active != 1 {
+		t.Fatalf("%d routers hold the resources, want one", active)
+	}
+
+	for _, mode := range failoverModes {
+		rep, err := c.failover(t.Context(), t.Output(), mode)
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		t.Log(rep)
+		if rep.duringTakeover.Duplicates > 0 || rep.during.Duplicates > 0 {
+			t.Errorf("%s: two routers answered for the cluster IP: %v", mode, rep)
+		}
+	}
+
+	// Non-revertive, as README.md says to try it: R2 keeps the resources
+	// (CL-B19) until `clusterd takeover` on R1 moves them back.
+	for _, node := range routers {
+		path := filepath.Join(c.runDir(node), "clusterd.conf")
+		conf, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := strings.Replace(string(conf), "auto-failback true", "auto-failback false", 1)
+		if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ctl(t.Context(), node, "reload"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := c.failover(t.Context(), t.Output(), "term")
+	if err != nil {
+		t.Fatalf("term, auto-failback false: %v", err)
+	}
+	t.Log("auto-failback false, ", rep)
+
+	found, err = netlab.FindDetached(lab.Prefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := teardown(lab.Prefix(), c.runRoot); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range found {
+		if d.Running() {
+			t.Errorf("%s's clusterd (PID %d) still runs after the teardown", d.Node, d.PID)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join("/run/netns", lab.Prefix()+"-*")); len(left) > 0 {
+		t.Errorf("namespaces left after the teardown: %v", left)
+	}
+	for _, path := range []string{c.runRoot, netlab.DetachedDir(lab.Prefix())} {
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after the teardown: %v, want it gone", path, err)
+		}
+	}
+}

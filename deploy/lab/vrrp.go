@@ -80,19 +80,22 @@ const (
 	commandTimeout  = 10 * time.Second
 )
 
-// vrrpdBinary finds the vrrpd to run: $HASUITE_BIN/vrrpd (make lab sets
-// it), else bin/vrrpd under the current directory.
-func vrrpdBinary() (string, error) {
+// vrrpdBinary finds the vrrpd to run.
+func vrrpdBinary() (string, error) { return daemonBinary("vrrpd") }
+
+// daemonBinary finds a daemon to run: $HASUITE_BIN/<name> (make lab sets
+// it), else bin/<name> under the current directory.
+func daemonBinary(name string) (string, error) {
 	dir := os.Getenv("HASUITE_BIN")
 	if dir == "" {
 		dir = "bin"
 	}
-	path, err := filepath.Abs(filepath.Join(dir, "vrrpd"))
+	path, err := filepath.Abs(filepath.Join(dir, name))
 	if err != nil {
 		return "", err
 	}
 	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("no vrrpd binary: %w (build it with make build, or point HASUITE_BIN at its directory)", err)
+		return "", fmt.Errorf("no %s binary: %w (build it with make build, or point HASUITE_BIN at its directory)", name, err)
 	}
 	return path, nil
 }
