@@ -155,6 +155,9 @@ func run(s settings, logger *slog.Logger, logs *daemon.LogRing) error {
 			logger.Warn("cannot notify systemd", "err", err)
 		}
 	}
+	if err := daemon.TrimExecutable(); err != nil {
+		logger.Debug("cannot trim the resident set", "err", err)
+	}
 	notify(notifier.Ready())
 	logger.Info("clusterd started", "node", s.NodeName, "group", cfg.Group.Name, "socket", socket)
 
