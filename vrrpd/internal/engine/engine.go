@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hasuite/hasuite/pkg/bus"
 	"github.com/hasuite/hasuite/pkg/clock"
@@ -81,6 +82,9 @@ type Engine struct {
 	// queue holds the events still to feed in the current cascade.
 	queue    []queuedEvent
 	draining bool
+	// wake fires at wakeAt, the earliest group deadline (zero: stopped).
+	wake   clock.Timer
+	wakeAt time.Time
 
 	// monitors receive every transition (monitor.go); safe from any
 	// goroutine.
@@ -101,7 +105,10 @@ func New(opts Options) *Engine {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real()
 	}
+	wake := opts.Clock.NewTimer(time.Hour)
+	wake.Stop()
 	return &Engine{
+		wake:       wake,
 		opts:       opts,
 		log:        logger,
 		inbox:      make(chan func(), 256),
@@ -127,6 +134,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case f := <-e.inbox:
 			f()
+		case <-e.wake.C():
+			e.fireDue()
 		case ev, ok := <-events:
 			if !ok {
 				if ctx.Err() != nil {

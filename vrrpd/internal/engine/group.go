@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,9 +41,9 @@ type group struct {
 	// (VR-B34).
 	ownAddresses map[netip.Addr]bool
 
-	timer clock.Timer
-	// timerGen invalidates the expiry of a timer that was re-armed.
-	timerGen uint64
+	// deadline is when the machine next wants TimerFired; zero for
+	// never. The loop's one wake-up timer serves every group's.
+	deadline time.Time
 
 	// prepareGen invalidates a gate result arriving after CancelPrepare.
 	prepareGen    uint64
@@ -91,12 +92,9 @@ func (g *group) status() GroupStatus {
 // release stops everything of g that runs on its own: the receive
 // goroutine (by closing the conn), timers and a pending gate wait.
 func (g *group) release() {
-	g.timerGen++
+	g.deadline = time.Time{}
 	g.prepareGen++
 	g.garpGen++
-	if g.timer != nil {
-		g.timer.Stop()
-	}
 	if g.garpTimer != nil {
 		g.garpTimer.Stop()
 	}
@@ -451,32 +449,66 @@ func (e *Engine) handle(g *group, ev fsm.Event) {
 	e.arm(g, now)
 }
 
-// arm re-arms g's timer to the machine's next deadline. It runs at the end
-// of handle, inside dispatch's drain, so what it dispatches is queued.
+// arm records g's next deadline for the loop's wake-up timer. It runs at
+// the end of handle, inside dispatch's drain, so what it dispatches is
+// queued.
+//
+// One timer for every group, not one each: a group's expiry then costs
+// the loop one wake-up instead of a timer goroutine handing a message to
+// the loop on another thread, and groups due together fire on one.
 func (e *Engine) arm(g *group, now time.Time) {
-	g.timerGen++
-	if g.timer != nil {
-		g.timer.Stop()
-	}
+	g.deadline = time.Time{}
 	deadline, ok := g.machine.NextDeadline()
-	if !ok || !e.current(g) {
+	if ok && e.current(g) {
+		if !deadline.After(now) {
+			// Already due (it expired while this event was queued):
+			// fire now, behind the current event, rather than wait
+			// for a clock that may not tick again soon.
+			e.dispatch(g, fsm.TimerFired{})
+			return
+		}
+		g.deadline = deadline
+	}
+	e.rearm(now)
+}
+
+// rearm sets the wake-up timer to the earliest deadline of any group.
+func (e *Engine) rearm(now time.Time) {
+	var next time.Time
+	for _, g := range e.groups {
+		if !g.deadline.IsZero() && (next.IsZero() || g.deadline.Before(next)) {
+			next = g.deadline
+		}
+	}
+	if next.Equal(e.wakeAt) {
 		return
 	}
-	if !deadline.After(now) {
-		// Already due (its timer fired while this event was queued):
-		// fire now, behind the current event, rather than wait for
-		// a clock that may not tick again soon.
-		e.dispatch(g, fsm.TimerFired{})
-		return
+	e.wakeAt = next
+	e.wake.Stop()
+	if !next.IsZero() {
+		e.wake.Reset(next.Sub(now))
 	}
-	gen := g.timerGen
-	g.timer = e.opts.Clock.AfterFunc(deadline.Sub(now), func() {
-		e.post(func() {
-			if e.current(g) && g.timerGen == gen {
-				e.dispatch(g, fsm.TimerFired{})
-			}
-		})
-	})
+}
+
+// fireDue feeds TimerFired to every group whose deadline has come, in key
+// order, and re-arms the wake-up.
+func (e *Engine) fireDue() {
+	now := e.opts.Clock.Now()
+	e.wakeAt = time.Time{}
+	var due []*group
+	for _, g := range e.groups {
+		if !g.deadline.IsZero() && !g.deadline.After(now) {
+			due = append(due, g)
+		}
+	}
+	slices.SortFunc(due, func(a, b *group) int { return strings.Compare(a.cfg.Key.String(), b.cfg.Key.String()) })
+	for _, g := range due {
+		g.deadline = time.Time{}
+		if e.current(g) {
+			e.dispatch(g, fsm.TimerFired{})
+		}
+	}
+	e.rearm(now)
 }
 
 func (e *Engine) execute(g *group, a fsm.Action, now time.Time) {
