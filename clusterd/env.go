@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/hasuite/hasuite/clusterd/internal/config"
 	"github.com/hasuite/hasuite/clusterd/internal/engine"
 	"github.com/hasuite/hasuite/clusterd/internal/resources"
 	"github.com/hasuite/hasuite/clusterd/internal/wire"
@@ -47,9 +48,17 @@ func (e *environment) close() {
 }
 
 // engineOptions are the engine's collaborators on this host.
-func (e *environment) engineOptions(producer *bus.Producer) engine.Options {
+func (e *environment) engineOptions(producer *bus.Producer, cfg *config.Config) engine.Options {
 	services := e.s.Services
 	services.Kernel, services.Scripts, services.Ledger, services.Logger = e.kernel, e.hooks, e.ledger, e.log
+	// The services a killed run may have left running are the configured
+	// ones: the file it ran with is the one this run starts with.
+	leftovers := func() (*resources.Group, error) {
+		if cfg == nil || cfg.Group.Name == "" {
+			return nil, nil
+		}
+		return resources.New(cfg.Group.Services, services)
+	}
 	return engine.Options{
 		NodeName:       e.s.NodeName,
 		UID:            e.uid,
@@ -57,7 +66,7 @@ func (e *environment) engineOptions(producer *bus.Producer) engine.Options {
 		NewResources:   engine.GroupResources(services),
 		CheckResources: engine.CheckResources(services),
 		NewMonitor:     engine.ICMPMonitor("", nil, e.log),
-		Cleanup:        engine.LedgerCleanup(e.kernel, e.ledger, e.log),
+		Cleanup:        engine.LedgerCleanup(e.kernel, e.ledger, e.log, leftovers),
 		Producer:       producer,
 		Logger:         e.log,
 	}

@@ -116,7 +116,7 @@ func run(s settings, logger *slog.Logger, logs *daemon.LogRing) error {
 	// producer, so the hook reaches the engine through this variable.
 	var eng *engine.Engine
 	producer := bus.NewProducer(name, logger, bus.WithDemotionHook(func(group string) { eng.DemotionChanged(group) }))
-	eng = engine.New(env.engineOptions(producer))
+	eng = engine.New(env.engineOptions(producer, cfg))
 	// The engine outlives the signal context: after SIGTERM it must still
 	// run to release the resources.
 	engineCtx, stopEngine := context.WithCancel(context.Background())

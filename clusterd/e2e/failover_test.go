@@ -16,8 +16,9 @@ import (
 // leaves its cluster IP behind) and its ports cut, as a crashed router
 // would; R2 takes the resources after dead-interval and the client
 // reaches the cluster IP through it (CL-B08). R1's clusterd restarts with
-// only the heartbeat link back, removes the address its killed run left
-// (the ledger in its state directory) before the LAN returns; then,
+// only the heartbeat link back, stops the services its killed run left
+// running, in reverse, and removes the address it left (the ledger in its
+// state directory) before the LAN returns; then,
 // non-revertive, R2 keeps the resources (CL-B19), revertive, they come
 // back to R1 once it is healthy (CL-B20).
 func TestCL_B08_B19_B20_PrimaryKilled(t *testing.T) {
@@ -70,9 +71,10 @@ func TestCL_B08_B19_B20_PrimaryKilled(t *testing.T) {
 				holdsFor(t, 3*time.Second, all(r1.is(t.Context(), standby), r2.is(t.Context(), active), onlyHolder(r2, r1, r2)))
 				client.WaitPing(t, clusterIP, patience)
 				r1.waitReport(t, statusReport("R1", "Active (standby)", "Active", "Reachable", "Active on secondary R2"))
-				// Only the killed run's starts: the restarted R1 never
-				// took the resources, not even for a moment.
-				r1.waitCalls(t, "a start ip=1", "b start ip=1")
+				// The killed run's starts, then the restarted run's stops
+				// of what it left running, in reverse and before its
+				// address goes; R1 never took the resources again.
+				r1.waitCalls(t, "a start ip=1", "b start ip=1", "b stop ip=1", "a stop ip=1")
 				return
 			}
 			r1.wait(t, active)
@@ -82,8 +84,9 @@ func TestCL_B08_B19_B20_PrimaryKilled(t *testing.T) {
 			// R2 stopped its services in reverse (CL-B15), before R1
 			// started them again (CL-B16).
 			r2.waitCalls(t, "a start ip=1", "b start ip=1", "b stop ip=1", "a stop ip=1")
-			// The killed run's starts, then the failback's.
-			r1.waitCalls(t, "a start ip=1", "b start ip=1", "a start ip=1", "b start ip=1")
+			// The killed run's starts, the restarted run's stops of what
+			// it left, then the failback's starts.
+			r1.waitCalls(t, "a start ip=1", "b start ip=1", "b stop ip=1", "a stop ip=1", "a start ip=1", "b start ip=1")
 			handedOver(t, r2, r1)
 		})
 	}

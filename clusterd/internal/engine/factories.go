@@ -100,11 +100,30 @@ func CheckResources(base resources.Options) func(services []config.Service) erro
 }
 
 // LedgerCleanup is Options.Cleanup: it removes the cluster IPs a killed
-// run left behind, as the ledger records them.
-func LedgerCleanup(k resources.Kernel, ledger *resources.Ledger, log *slog.Logger) func(ctx context.Context) error {
+// run left behind, as the ledger records them. A ledger holding any means
+// that run was killed holding the resources, so its script services may
+// still run too: with leftovers (the configured services' Group, nil when
+// none is configured) they are stopped first, in reverse order, as a
+// release would have.
+func LedgerCleanup(k resources.Kernel, ledger *resources.Ledger, log *slog.Logger, leftovers func() (*resources.Group, error)) func(ctx context.Context) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return func(ctx context.Context) error {
+		var errs []error
+		if len(ledger.Entries()) > 0 && leftovers != nil {
+			g, err := leftovers()
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("stop the services an earlier run left: %w", err))
+			case g != nil:
+				log.Warn("an earlier run was killed holding the resources: stopping its services")
+				errs = append(errs, g.StopLeftovers(ctx))
+				g.Close()
+			}
+		}
 		_, err := resources.Cleanup(ctx, k, ledger, log)
-		return err
+		return errors.Join(append(errs, err)...)
 	}
 }
 

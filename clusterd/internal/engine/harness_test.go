@@ -168,7 +168,7 @@ func (n *node) start(cfg *config.Config) {
 		},
 		NewResources:   GroupResources(base),
 		CheckResources: CheckResources(base),
-		Cleanup:        LedgerCleanup(n.kern, n.ledger, nil),
+		Cleanup:        LedgerCleanup(n.kern, n.ledger, nil, nil),
 		NewMonitor: func(cfg monitor.Config, _ func() []netip.Addr) (Monitor, error) {
 			return monitor.New(newFakeProber(n.reach), cfg, n.lab.clk, nil)
 		},

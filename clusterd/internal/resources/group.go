@@ -298,6 +298,21 @@ func (g *Group) Stop(ctx context.Context) error {
 	return g.stopEntries(ctx, g.snapshot())
 }
 
+// StopLeftovers stops every service in reverse order whatever this Group
+// knows of it: for the services a killed run may have left running, which
+// a new Group believes stopped. Stopping a stopped service is harmless for
+// init and resource scripts (LSB), and a cluster IP is removed only if the
+// ledger says it is ours.
+func (g *Group) StopLeftovers(ctx context.Context) error {
+	g.op.Lock()
+	defer g.op.Unlock()
+	entries := g.snapshot()
+	for _, e := range entries {
+		g.set(e, Running, nil, nil)
+	}
+	return g.stopEntries(ctx, entries)
+}
+
 func (g *Group) stopEntries(ctx context.Context, entries []*entry) error {
 	var errs []error
 	for _, e := range slices.Backward(entries) {

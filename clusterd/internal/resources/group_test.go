@@ -541,3 +541,43 @@ func TestCL_C08_CheckNeedsNoCollaborators(t *testing.T) {
 		t.Errorf("Check of a missing init script = %v", err)
 	}
 }
+
+// TestCL_B15_StopLeftovers: a killed run's group, started and then
+// forgotten, is stopped in reverse order by a new Group that never started
+// it, cluster IPs included (the shared ledger says they are ours).
+func TestCL_B15_StopLeftovers(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	ctx := context.Background()
+	opts := f.opts
+	ledger, err := OpenLedger("") // one ledger for both runs, as the state file is
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Ledger = ledger
+	killed, err := New(exampleServices, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(killed.Close)
+	if err := killed.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	started := len(f.j.get())
+	// The restarted daemon's view: a new Group over the same kernel and
+	// ledger, every service believed stopped.
+	restarted, err := New(exampleServices, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(restarted.Close)
+	if err := restarted.Stop(ctx); err != nil || len(f.j.get()) != started {
+		t.Fatalf("Stop of a fresh Group did %q (err %v): it believes nothing runs", f.j.get()[started:], err)
+	}
+	if err := restarted.StopLeftovers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantStop := []string{"Delay 1 0 stop", "ipsec stop", "del 12.34.56.78", "del 10.6.0.100"}
+	if got := f.j.get()[started:]; !slices.Equal(got, wantStop) {
+		t.Errorf("StopLeftovers did\n%q\nwant\n%q", got, wantStop)
+	}
+}
