@@ -168,32 +168,14 @@ func newLab(t *testing.T) *netlab.Lab {
 // clean (VR-B12, VR-B19).
 func TestVR_B05_B08_B12_B13_FailoverKeepsVIPReachable(t *testing.T) {
 	bin := binary(t)
-	tests := []struct {
-		name, mode string
-		// knownBug, when set, skips the case: what breaks and where.
-		knownBug string
-	}{
+	tests := []struct{ name, mode string }{
 		{name: "legacy"},
 		{name: "VR-B18 rfc3768-compatibility", mode: "rfc3768-compatibility"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.knownBug != "" {
-				t.Skip(tt.knownBug)
-			}
-			failover(t, bin, tt.mode)
-		})
+		t.Run(tt.name, func(t *testing.T) { failover(t, bin, tt.mode) })
 	}
 }
-
-// rfc3768Bug is why RFC 3768 mode cannot pass yet: the routers never hear
-// each other and both become MASTER.
-const rfc3768Bug = `vrrpd/internal/engine+netio: in RFC 3768 mode adverts leave eth0v99 with the ` +
-	`virtual MAC as source, and the peer's own eth0v99 (private macvlan, same MAC) receives every ` +
-	`frame with that source MAC instead of eth0, where engine.ListenConfig binds the advert socket ` +
-	`(a raw socket on eth0 counts 0 adverts, one on eth0v99 all of them), so Advertisements Received ` +
-	`stays 0 and both routers are MASTER; the adverts' IP source is also the VIP (the kernel's choice ` +
-	`on eth0v99), not the primary address (VR-B02)`
 
 func failover(t *testing.T, bin, mode string) {
 	lab := newLab(t)
@@ -290,8 +272,6 @@ func (g groupSpec) fast() groupSpec {
 	g.version, g.interval = 3, "0.5"
 	return g
 }
-
-func (g groupSpec) key() string { return fmt.Sprintf("%s/%d", g.ifname, g.id) }
 
 // vrrpConfig renders groups as a vrrpd configuration file, grouped by
 // interface in the order the interfaces first appear.

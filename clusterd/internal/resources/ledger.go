@@ -100,7 +100,8 @@ func (l *Ledger) saveLocked() error {
 		return fmt.Errorf("save the cluster IP ledger: %w (check --state-dir)", err)
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(data); err == nil {
+	_, err = tmp.Write(data)
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

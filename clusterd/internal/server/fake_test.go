@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -252,5 +251,3 @@ func scriptDir(t *testing.T, name string) string {
 }
 
 var errPeerDead = errors.New("the peer R2 is not alive: nobody to give the resources to")
-
-func addr(s string) netip.Addr { return netip.MustParseAddr(s) }

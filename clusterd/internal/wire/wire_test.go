@@ -340,7 +340,7 @@ func TestUIDString(t *testing.T) {
 	if _, err := ParseUID("abc"); err == nil {
 		t.Error("ParseUID accepted 3 digits")
 	}
-	if NewUID() == u || NewBootID() == NewBootID() {
+	if boot1, boot2 := NewBootID(), NewBootID(); NewUID() == u || boot1 == boot2 {
 		t.Error("random ids repeat")
 	}
 }
