@@ -55,11 +55,11 @@ func measureIdle(ctx context.Context, lab *netlab.Lab, bin, dir string, window t
 	pids := make([][]int, len(procs))
 	cpu0 := make([]time.Duration, len(procs))
 	for i, p := range procs {
-		pids[i] = processTree(p.Pid())
-		if results[i].RSS, err = rss(pids[i]); err != nil {
+		pids[i] = netlab.ProcessTree(p.Pid())
+		if results[i].RSS, err = netlab.RSS(pids[i]); err != nil {
 			return err
 		}
-		if cpu0[i], err = cpuTime(pids[i]); err != nil {
+		if cpu0[i], err = netlab.CPUTime(pids[i]); err != nil {
 			return err
 		}
 	}
@@ -69,7 +69,7 @@ func measureIdle(ctx context.Context, lab *netlab.Lab, bin, dir string, window t
 	}
 	elapsed := time.Since(start)
 	for i, p := range procs {
-		cpu1, err := cpuTime(pids[i])
+		cpu1, err := netlab.CPUTime(pids[i])
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func measureIdle(ctx context.Context, lab *netlab.Lab, bin, dir string, window t
 		}
 		results[i].Processes = len(pids[i])
 		results[i].CPUPercent = 100 * (cpu1 - cpu0[i]).Seconds() / elapsed.Seconds()
-		if results[i].RSSEnd, err = rss(pids[i]); err != nil {
+		if results[i].RSSEnd, err = netlab.RSS(pids[i]); err != nil {
 			return err
 		}
 	}

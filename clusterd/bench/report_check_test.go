@@ -232,13 +232,3 @@ func TestTakeover(t *testing.T) {
 		})
 	}
 }
-
-func TestVmRSS(t *testing.T) {
-	got, err := vmRSS("Name:\tclusterd\nVmPeak:\t 1 kB\nVmRSS:\t   19044 kB\nThreads: 7\n")
-	if err != nil || got != 19044<<10 {
-		t.Errorf("vmRSS = %d, %v; want %d", got, err, 19044<<10)
-	}
-	if _, err := vmRSS("Name:\tzombie\n"); err == nil {
-		t.Error("vmRSS of a status without VmRSS: no error")
-	}
-}

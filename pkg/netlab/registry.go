@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -118,17 +117,10 @@ func processStart(pid int) (uint64, error) {
 	if pid <= 0 {
 		return 0, fmt.Errorf("no process %d", pid)
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	fields, err := statFields(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name, field 2, may hold spaces and parentheses: the
-	// fields after it start after the last ')'.
-	end := strings.LastIndexByte(string(data), ')')
-	if end < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	fields := strings.Fields(string(data[end+1:]))
 	// fields[0] is field 3 (state); starttime is field 22.
 	if len(fields) < 20 {
 		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the command name, want at least 20", pid, len(fields))

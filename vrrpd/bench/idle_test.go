@@ -103,8 +103,8 @@ func measureIdle(ctx context.Context, b *testing.B, lab *netlab.Lab, c idleCase,
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	pids := processTree(p.Pid())
-	cpu0, err := cpuTime(pids)
+	pids := netlab.ProcessTree(p.Pid())
+	cpu0, err := netlab.CPUTime(pids)
 	if err != nil {
 		return err
 	}
@@ -114,12 +114,12 @@ func measureIdle(ctx context.Context, b *testing.B, lab *netlab.Lab, c idleCase,
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	cpu1, err := cpuTime(pids)
+	cpu1, err := netlab.CPUTime(pids)
 	if err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
-	if r.RSS, err = rss(pids); err != nil {
+	if r.RSS, err = netlab.RSS(pids); err != nil {
 		return err
 	}
 	if p.Exited() {

@@ -247,106 +247,13 @@ func countAddresses(node *netlab.Node, addrs []string) (int, error) {
 	return count, nil
 }
 
-// processTree is pid and its descendants: keepalived runs as a parent and
-// a VRRP child, and both count for memory, CPU and SIGKILL.
-func processTree(pid int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		fields, err := statFields(p)
-		if err != nil || len(fields) < 2 {
-			continue
-		}
-		if ppid, err := strconv.Atoi(fields[1]); err == nil {
-			children[ppid] = append(children[ppid], p)
-		}
-	}
-	tree := []int{pid}
-	for i := 0; i < len(tree) && i < 1000; i++ {
-		tree = append(tree, children[tree[i]]...)
-	}
-	return tree
-}
-
-// statFields is /proc/PID/stat after the command name: fields[0] is the
-// state (field 3 of proc(5)), fields[11] utime, fields[12] stime.
-func statFields(pid int) ([]string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	return strings.Fields(s[i+1:]), nil
-}
-
-// userHZ is the unit of utime and stime in /proc/PID/stat (USER_HZ, 100 on
-// every Linux ABI).
-const userHZ = 100
-
-// cpuTime is the user+system CPU time pids used so far.
-func cpuTime(pids []int) (time.Duration, error) {
-	var ticks int64
-	for _, pid := range pids {
-		fields, err := statFields(pid)
-		if err != nil {
-			return 0, err
-		}
-		if len(fields) < 13 {
-			return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
-		}
-		for _, f := range fields[11:13] {
-			v, err := strconv.ParseInt(f, 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-			}
-			ticks += v
-		}
-	}
-	return time.Duration(ticks) * time.Second / userHZ, nil
-}
-
-// rss is the summed VmRSS of pids, in bytes.
-func rss(pids []int) (int64, error) {
-	var total int64
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			return 0, err
-		}
-		found := false
-		for line := range strings.Lines(string(b)) {
-			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				f := strings.Fields(rest) // "13312 kB"
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				if err != nil {
-					return 0, fmt.Errorf("/proc/%d/status: VmRSS: %w", pid, err)
-				}
-				total += kb << 10
-				found = true
-			}
-		}
-		if !found {
-			return 0, fmt.Errorf("/proc/%d/status has no VmRSS (a zombie?)", pid)
-		}
-	}
-	return total, nil
-}
-
 // killTree SIGKILLs the daemon and its children, as a crash of the daemon
 // (not of the node) would: its VIPs stay in the kernel.
 // Children go first: keepalived's VRRP child has SIGTERM as its parent-death
 // signal and, outliving its parent by a moment, would resign cleanly.
 func killTree(p *netlab.Process) error {
 	var errs []error
-	for _, pid := range slices.Backward(processTree(p.Pid())) {
+	for _, pid := range slices.Backward(netlab.ProcessTree(p.Pid())) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, err)
 		}
