@@ -22,7 +22,10 @@ type side struct {
 // agree once the heartbeats agree. In order:
 //
 //  1. an operator's standby or takeover (unless the two conflict);
-//  2. ipfail (CL-B11, CL-Q04): the node reaching strictly more monitors;
+//  2. ipfail (CL-B11, CL-Q04): the node reaching strictly more monitors,
+//     when both count the same number (a rolling reload that adds or
+//     removes a monitor makes the counts incomparable until both nodes
+//     run the same list and have verified it, so it moves nothing);
 //  3. the current holder keeps them (non-revertive, CL-B19), except that
 //     with auto-failback a primary reaching all its monitors and not
 //     demoted gets them back (CL-B20);
@@ -43,7 +46,7 @@ func decide(local, peer side, autoFailback bool) (Holder, string) {
 	case preferPeer && !preferLocal:
 		return HolderPeer, "operator takeover on the peer"
 	}
-	if local.reachable != peer.reachable {
+	if local.reachable != peer.reachable && local.total == peer.total {
 		counts := fmt.Sprintf("(%d of %d monitors reachable here, %d of %d on the peer)",
 			local.reachable, local.total, peer.reachable, peer.total)
 		if local.reachable > peer.reachable {

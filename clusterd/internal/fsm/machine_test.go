@@ -178,16 +178,23 @@ func TestCL_B11_Q04_Ipfail(t *testing.T) {
 		peer       int // monitors reachable on the peer, of 2
 		peerDead   bool
 		wantMove   bool
+		// peerTotal, when set, is the peer's monitor count instead of
+		// 2: a rolling reload that changed the list on one node.
+		peerTotal int
 	}{
-		{"holder losing a monitor gives up to a peer reaching more", true, 1, 2, false, true},
-		{"holder reaching none gives up to a peer reaching one", true, 0, 1, false, true},
-		{"both lost the same monitor: nothing moves", true, 1, 1, false, false},
-		{"both lost it, the peer's heartbeat says so a keepalive later: nothing moves", true, 1, -1, false, false},
-		{"a dead peer never gets them", true, 0, 2, true, false},
-		{"holder reaching more than the peer keeps them", true, 2, 1, false, false},
-		{"standby reaching more takes them from a worse holder", false, 2, 1, false, true},
-		{"standby never takes them from a holder reaching more", false, 1, 2, false, false},
-		{"standby reaching the same as the holder leaves them", false, 1, 1, false, false},
+		{"holder losing a monitor gives up to a peer reaching more", true, 1, 2, false, true, 0},
+		{"holder reaching none gives up to a peer reaching one", true, 0, 1, false, true, 0},
+		{"both lost the same monitor: nothing moves", true, 1, 1, false, false, 0},
+		{"both lost it, the peer's heartbeat says so a keepalive later: nothing moves", true, 1, -1, false, false, 0},
+		{"a dead peer never gets them", true, 0, 2, true, false, 0},
+		{"holder reaching more than the peer keeps them", true, 2, 1, false, false, 0},
+		{"standby reaching more takes them from a worse holder", false, 2, 1, false, true, 0},
+		{"standby never takes them from a holder reaching more", false, 1, 2, false, false, 0},
+		{"standby reaching the same as the holder leaves them", false, 1, 1, false, false, 0},
+		{"rolling reload: the standby verifies an added monitor, nothing moves", true, 2, 3, false, false, 4},
+		{"rolling reload: the standby verified an added monitor, nothing moves", true, 2, 3, false, false, 3},
+		{"rolling reload: the holder verified an added monitor, nothing moves", false, 2, 3, false, false, 3},
+		{"rolling reload: the holder dropped a monitor, nothing moves", false, 2, 1, false, false, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,7 +208,12 @@ func TestCL_B11_Q04_Ipfail(t *testing.T) {
 				h = standbyBehind(t, cfg(role), time.Second)
 			}
 			now := h.now.Sub(t0) + 100*ms
-			hb := with(peerHB(role, !tt.localHolds), func(hb *Heartbeat) { hb.Reachable = tt.peer })
+			hb := with(peerHB(role, !tt.localHolds), func(hb *Heartbeat) {
+				hb.Reachable = tt.peer
+				if tt.peerTotal > 0 {
+					hb.Total = tt.peerTotal
+				}
+			})
 			if tt.peerDead {
 				now += 2 * time.Second
 				h.advance(now)
