@@ -1,0 +1,96 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/hasuite/hasuite/pkg/netlab"
+)
+
+// Sizes of the acceptance test's streams: at 2 MB/s a download lasts 20 s,
+// long enough to span R1's death, R2's takeover (Master_Down 3.6 s at the
+// guide's 1 s adverts) and TCP's retransmission back-off after it.
+const (
+	downloadRate = 2 << 20
+	downloadSize = 40 << 20
+)
+
+// trafficLab is the acceptance test's set-up with R1 master: the server
+// and the Internet host serve streams, the routers run vrrpd with the
+// guide's sync group.
+type trafficLab struct {
+	lab              *netlab.Lab
+	r1, r2           *router
+	internet, server *netlab.Node
+}
+
+func newTrafficLab(t *testing.T) *trafficLab {
+	t.Helper()
+	lab := newLab(t)
+	tl := &trafficLab{lab: lab, internet: lab.Node("internet"), server: lab.Node("server"),
+		r1: newRouter(t, lab, "r1", 200), r2: newRouter(t, lab, "r2", 100)}
+	for _, l := range []struct {
+		node *netlab.Node
+		addr string
+	}{{tl.server, fmt.Sprintf("%s:%d", serverIP, serverPort)}, {tl.internet, internetIP + ":8080"}} {
+		ln, err := l.node.ListenTCP(l.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go serveStreams(ln)
+	}
+	return tl
+}
+
+// startStreams opens the three connections of the test through the
+// master: a download to the DNATed outside VIP (NATed), one straight to
+// the server (not NATed), and an interactive session the server opens to
+// the Internet host (SNATed to the outside VIP).
+func (tl *trafficLab) startStreams(t *testing.T) []*stream {
+	t.Helper()
+	streams := []*stream{
+		startDownload(t, tl.internet, "download via DNAT", net.JoinHostPort(outsideVIP, fmt.Sprint(serverPort)), downloadSize, downloadRate),
+		startDownload(t, tl.internet, "download not NATed", net.JoinHostPort(serverIP, fmt.Sprint(serverPort)), downloadSize, downloadRate),
+		startSession(t, tl.server, "session via SNAT", internetIP+":8080"),
+	}
+	waitProgress(t, streams...)
+	return streams
+}
+
+// TestCS_B11_ControlWithoutSync is the guide's first half of the test
+// (6112-6118): without stateful failover R2 takes over the addresses but
+// its firewall drops the connections it does not know, so every stream
+// stalls. If this test fails, the set-up proves nothing about ctsyncd.
+func TestCS_B11_ControlWithoutSync(t *testing.T) {
+	tl := newTrafficLab(t)
+	tl.r1.startVrrpd(t)
+	tl.r1.waitMaster(t)
+	tl.r2.startVrrpd(t)
+	streams := tl.startStreams(t)
+
+	t.Log("R1 dies mid-transfer")
+	tl.r1.crash(t, tl.r1.vrrpd)
+	tl.r2.waitMaster(t)
+	// After the takeover, TCP retransmits within a few seconds; give it
+	// several rounds.
+	time.Sleep(2 * time.Second)
+	stuck := stalled(10*time.Second, streams...)
+	if len(stuck) != len(streams) {
+		n, _ := tl.r2.conntrackCount(t.Context())
+		t.Fatalf("without sync only %v stalled; every stream should have (R2 has %s conntrack entries): "+
+			"the firewall or tcp_loose=0 is not in effect", stuck, n)
+	}
+	for _, s := range streams {
+		s.cancel()
+	}
+	// The stall is R2's missing state, not its path: a new connection
+	// through it flows.
+	fresh := startDownload(t, tl.internet, "new download via DNAT", net.JoinHostPort(outsideVIP, fmt.Sprint(serverPort)), 1<<20, downloadRate)
+	if err := fresh.finish(patience); err != nil {
+		t.Fatalf("a new connection through R2: %v", err)
+	}
+}
