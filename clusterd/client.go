@@ -80,7 +80,7 @@ func showCommand() *cli.Command {
 						Flags: []cli.Flag{jsonFlag}, Action: showStatus},
 					{Name: "nodes", Usage: "both nodes' identity, addresses and heartbeat links",
 						Flags: []cli.Flag{jsonFlag}, Action: showNodes},
-					{Name: "statistics", Usage: "heartbeat, monitor and failover counters since the daemon started",
+					{Name: "statistics", Usage: "heartbeat (per link), monitor, resource, gate and failover counters since the daemon started",
 						Flags: []cli.Flag{jsonFlag}, Action: showStatistics},
 				},
 			},

@@ -36,7 +36,9 @@ type Status struct {
 	// View is the state machine's view at Now.
 	View fsm.View
 	Now  time.Time
-	// Monitors are this node's monitor states, in configuration order.
+	// Monitors are this node's monitor states, in configuration order:
+	// each State as the state machine last saw it, the reply time and
+	// counts as the pinger has them at Now.
 	Monitors []monitor.MonitorStatus
 	// Services are the resources' states, in configuration order.
 	Services []resources.ServiceState
@@ -91,13 +93,51 @@ type Counters struct {
 	// Drops are received messages dropped, by reason (wire.DropReason's
 	// String is the counter name).
 	Drops map[string]uint64
+	// Links are the heartbeat counters per cluster interface, by name;
+	// an interface a reload removed keeps its entry.
+	Links map[string]LinkCounters
 	// PeerDeclaredDead counts peer deaths (dead-interval expiries).
 	PeerDeclaredDead uint64
 	// Acquisitions and Releases count this node's resource starts and
-	// stops; StartFailures the failed starts (CL-B14).
-	Acquisitions, Releases, StartFailures uint64
+	// stops; StartFailures the failed starts (CL-B14), StopFailures the
+	// releases where a service failed to stop (CL-Q15).
+	Acquisitions, Releases, StartFailures, StopFailures uint64
+	// GateDeadlines counts takeover gate waits ended by the deadline
+	// (a holder had not answered), GateFailures those where a holder
+	// failed or disconnected; a wait can count in both.
+	GateDeadlines, GateFailures uint64
+	// ConfigMismatches counts the episodes of the peer's configuration
+	// differing from ours (CL-B06): each start of one, not each heartbeat.
+	ConfigMismatches uint64
 	// SplitBrains counts split-brain episodes resolved (CL-B21).
 	SplitBrains uint64
+}
+
+// LinkCounters are one cluster interface's heartbeat counters.
+type LinkCounters struct {
+	// Sent and SendErrors count this node's heartbeats out of it;
+	// Received the peer's accepted on it, AuthFailures those dropped for
+	// a bad MAC (CL-B05).
+	Sent, Received, SendErrors, AuthFailures uint64
+	// FirstReceived and LastReceived are the peer's first and last
+	// heartbeat on it; zero if never.
+	FirstReceived, LastReceived time.Time
+	// AliveSince starts the current run of heartbeats on it, none more
+	// than dead-interval after the one before.
+	AliveSince time.Time
+	// Silences counts the gaps longer than dead-interval that ended (a
+	// heartbeat came after it); TimesDown adds the one going on.
+	Silences uint64
+}
+
+// TimesDown is how often heartbeats stopped on the link for longer than
+// dead: the silences that ended, and the current one if any.
+func (l LinkCounters) TimesDown(now time.Time, dead time.Duration) uint64 {
+	n := l.Silences
+	if !l.LastReceived.IsZero() && now.Sub(l.LastReceived) > dead {
+		n++
+	}
+	return n
 }
 
 // The engine's methods the server calls (all safe from any goroutine; each

@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,9 @@ type Monitor interface {
 	Run(ctx context.Context) error
 	Changes() <-chan monitor.Status
 	Reconfigure(ctx context.Context, cfg monitor.Config) error
+	// Status is the current status, reply times and counts included,
+	// which Changes does not announce; it must not block.
+	Status() monitor.Status
 }
 
 // Options are the engine's collaborators. OpenConn and NewResources are
@@ -126,6 +130,8 @@ type Engine struct {
 	// stopping are groups releasing their resources before they leave.
 	stopping []*group
 	counters Counters
+	// links are the per-interface counters (Counters.Links).
+	links map[string]*LinkCounters
 	// pastDrops are the drop counts of the verifiers of groups gone.
 	pastDrops       wire.DropCounts
 	lastFailover    time.Time
@@ -157,6 +163,7 @@ func New(opts Options) *Engine {
 		log:   opts.Logger,
 		inbox: make(chan func(), 256),
 		done:  make(chan struct{}),
+		links: map[string]*LinkCounters{},
 	}
 	e.excluded.Store(&[]netip.Addr{})
 	return e
@@ -429,7 +436,7 @@ func (e *Engine) status() Status {
 		return s
 	}
 	s.View = trueCounts(g.machine.View(now), g)
-	s.Monitors = append([]monitor.MonitorStatus(nil), g.monStatus.Monitors...)
+	s.Monitors = freshMonitors(g)
 	s.Services = g.res.State()
 	s.Peer = g.peer
 	s.Peer.Links = make(map[string]time.Time, len(g.peer.Links))
@@ -455,7 +462,44 @@ func (e *Engine) countersSnapshot() Counters {
 	for _, r := range wire.DropReasons() {
 		c.Drops[r.String()] = drops[r]
 	}
+	c.Links = make(map[string]LinkCounters, len(e.links))
+	for name, l := range e.links {
+		c.Links[name] = *l
+	}
 	return c
+}
+
+// link is the counters of the cluster interface name, made at first use.
+func (e *Engine) link(name string) *LinkCounters {
+	l := e.links[name]
+	if l == nil {
+		l = &LinkCounters{}
+		e.links[name] = l
+	}
+	return l
+}
+
+// freshMonitors are g's monitors with the states the machine saw and the
+// reply times and counts the pinger has now. The pinger announces state
+// changes only (Changes), so g.monStatus alone would show the last reply
+// of the last change; the states stay the machine's so that the status
+// agrees with the view (a change in flight lands on the next request).
+func freshMonitors(g *group) []monitor.MonitorStatus {
+	out := slices.Clone(g.monStatus.Monitors)
+	if g.mon == nil {
+		return out
+	}
+	now := g.mon.Status()
+	for i, m := range out {
+		j := slices.IndexFunc(now.Monitors, func(o monitor.MonitorStatus) bool { return o.Addr == m.Addr })
+		if j < 0 {
+			continue // added by a reload the pinger has not applied yet
+		}
+		state, since := m.State, m.Since
+		out[i] = now.Monitors[j]
+		out[i].State, out[i].Since = state, since
+	}
+	return out
 }
 
 // groups are the running group and those still stopping.

@@ -284,11 +284,11 @@ func (e *Engine) reconfigure(g *group, cfg *config.Config, r config.Reload) erro
 	}
 	if len(r.ServicesAdded)+len(r.ServicesRemoved) > 0 {
 		services := cfg.Group.Services
-		e.offLoop(g, func() fsm.Event {
+		e.offLoop(g, func() (fsm.Event, error) {
 			if err := g.res.Reconcile(context.Background(), services); err != nil {
 				e.log.Error("reloading the services failed", "group", g.busName, "err", err)
 			}
-			return nil
+			return nil, nil
 		})
 	}
 	e.log.Info("cluster configuration reloaded", "group", g.busName, "changes", r.Changes)
@@ -501,18 +501,21 @@ func (e *Engine) execute(g *group, a fsm.Action, now time.Time) {
 			g.cancelPrepare()
 		}
 	case fsm.AcquireResources:
-		e.offLoop(g, func() fsm.Event {
+		e.offLoop(g, func() (fsm.Event, error) {
 			if err := g.res.Start(context.Background()); err != nil {
-				return fsm.ResourcesFailed{Reason: err.Error()}
+				return fsm.ResourcesFailed{Reason: err.Error()}, nil
 			}
-			return fsm.ResourcesStarted{}
+			return fsm.ResourcesStarted{}, nil
 		})
 	case fsm.ReleaseResources:
-		e.offLoop(g, func() fsm.Event {
-			if err := g.res.Stop(context.Background()); err != nil {
+		e.offLoop(g, func() (fsm.Event, error) {
+			// The machine goes on either way: a failed stop is logged
+			// here (even if the loop has ended) and counted on the loop.
+			err := g.res.Stop(context.Background())
+			if err != nil {
 				e.log.Error("some services failed to stop; the cluster IPs are removed regardless (CL-Q15)", "group", g.busName, "err", err)
 			}
-			return fsm.ResourcesStopped{}
+			return fsm.ResourcesStopped{}, err
 		})
 	case fsm.Transition:
 		e.transition(g, a, now)
@@ -534,15 +537,16 @@ func (e *Engine) execute(g *group, a fsm.Action, now time.Time) {
 }
 
 // offLoop runs f on g's worker, after the operations submitted before it,
-// and feeds its event (if any) back to the machine.
-func (e *Engine) offLoop(g *group, f func() fsm.Event) {
+// and feeds its event (if any) back to the machine, with the error of a
+// failed stop.
+func (e *Engine) offLoop(g *group, f func() (fsm.Event, error)) {
 	e.busy.Add(1)
 	g.work.submit(func() {
-		ev := f()
+		ev, err := f()
 		if !e.post(func() {
 			defer e.busy.Add(-1)
 			if ev != nil && !g.closed {
-				e.resourcesDone(g, ev)
+				e.resourcesDone(g, ev, err)
 			}
 		}) {
 			e.busy.Add(-1)
@@ -550,7 +554,7 @@ func (e *Engine) offLoop(g *group, f func() fsm.Event) {
 	})
 }
 
-func (e *Engine) resourcesDone(g *group, ev fsm.Event) {
+func (e *Engine) resourcesDone(g *group, ev fsm.Event, stopErr error) {
 	now := e.opts.Clock.Now()
 	switch ev := ev.(type) {
 	case fsm.ResourcesStarted:
@@ -562,6 +566,9 @@ func (e *Engine) resourcesDone(g *group, ev fsm.Event) {
 		e.log.Error("resources failed to start; asking the peer to take over (CL-B14)", "group", g.busName, "err", ev.Reason)
 	case fsm.ResourcesStopped:
 		e.counters.Releases++
+		if stopErr != nil {
+			e.counters.StopFailures++
+		}
 		e.lastFailover, e.lastFailoverWhy = now, "released: "+g.machine.View(now).LastTransition.Reason
 		e.log.Info("resources stopped", "group", g.busName)
 	}
@@ -577,6 +584,7 @@ func (e *Engine) prepare(g *group, now time.Time) {
 			return
 		}
 		if !res.Ready() {
+			e.countGates(res)
 			e.log.Warn("taking over without every gate ready", "group", g.busName, "gates", res.String())
 		}
 		e.dispatch(g, fsm.GatesDone{})
@@ -593,6 +601,26 @@ func (e *Engine) prepare(g *group, now time.Time) {
 		cancel()
 		e.post(func() { finish(res) })
 	}()
+}
+
+// countGates counts a gate wait that ended by the deadline, or with a
+// holder failed or gone (a wait can count as both).
+func (e *Engine) countGates(res bus.GateResult) {
+	var deadline, failed bool
+	for _, h := range res.Holders {
+		switch h.Outcome {
+		case busv1.GateOutcome_GATE_OUTCOME_TIMED_OUT:
+			deadline = true
+		case busv1.GateOutcome_GATE_OUTCOME_FAILED, busv1.GateOutcome_GATE_OUTCOME_DISCONNECTED:
+			failed = true
+		}
+	}
+	if deadline {
+		e.counters.GateDeadlines++
+	}
+	if failed {
+		e.counters.GateFailures++
+	}
 }
 
 func busState(s fsm.State) busv1.State {
@@ -751,8 +779,10 @@ func (e *Engine) send(g *group, m wire.Message) {
 		if err == nil {
 			err = g.conn.Send(l.Name, b)
 		}
+		lc := e.link(l.Name)
 		if err != nil {
 			e.counters.SendErrors++
+			lc.SendErrors++
 			if now := e.opts.Clock.Now(); g.lastSendErrLog.IsZero() || now.Sub(g.lastSendErrLog) >= logEvery {
 				g.lastSendErrLog = now
 				e.log.Error("cannot send heartbeat (further failures are counted, logged at most every 10s)",
@@ -761,6 +791,7 @@ func (e *Engine) send(g *group, m wire.Message) {
 			continue
 		}
 		e.counters.HeartbeatsSent++
+		lc.Sent++
 	}
 }
 
@@ -806,11 +837,15 @@ func (e *Engine) receive(g *group, conn netio.Conn) {
 func (e *Engine) received(g *group, r netio.Received) {
 	a, err := g.verifier.Check(r.Payload)
 	if err != nil {
+		if wire.ReasonOf(err) == wire.DropBadMAC {
+			e.link(r.Interface).AuthFailures++
+		}
 		e.logDrop(g, r, err)
 		return
 	}
 	now := e.opts.Clock.Now()
 	e.counters.HeartbeatsReceived++
+	e.linkHeard(g, r.Interface, now)
 	p := &g.peer
 	if a.NewBoot && !p.FirstHeard.IsZero() {
 		e.log.Info("peer restarted (new boot id)", "group", g.busName, "peer", a.Node, "boot", a.BootID.String())
@@ -835,6 +870,7 @@ func (e *Engine) received(g *group, r netio.Received) {
 	if mismatch := a.ConfigHash != g.hash; !leaving && mismatch != p.ConfigMismatch {
 		p.ConfigMismatch = mismatch
 		if mismatch {
+			e.counters.ConfigMismatches++
 			e.log.Warn("the peer's cluster configuration differs from this node's (CL-B06): compare clusterd.conf on both nodes",
 				"group", g.busName, "peer", a.Node)
 		} else {
@@ -850,6 +886,23 @@ func (e *Engine) received(g *group, r netio.Received) {
 		role = fsm.Secondary
 	}
 	e.dispatch(g, fsm.Heartbeat{Link: r.Interface, Role: role, Boot: a.BootID.String(), Seq: a.Seq, Claim: claim, Leaving: leaving})
+}
+
+// linkHeard counts a heartbeat accepted on ifname at now; one more than
+// dead-interval after the one before ends a silence (LinkCounters).
+func (e *Engine) linkHeard(g *group, ifname string, now time.Time) {
+	l := e.link(ifname)
+	l.Received++
+	if l.FirstReceived.IsZero() {
+		l.FirstReceived = now
+	}
+	if gap := now.Sub(l.LastReceived); l.LastReceived.IsZero() || gap > g.cfg.DeadInterval {
+		l.AliveSince = now
+		if !l.LastReceived.IsZero() {
+			l.Silences++
+		}
+	}
+	l.LastReceived = now
 }
 
 func (e *Engine) logDrop(g *group, r netio.Received, err error) {

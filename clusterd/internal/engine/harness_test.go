@@ -122,6 +122,45 @@ type node struct {
 	cancel context.CancelFunc
 	ran    chan error
 	conn   *netio.FakeConn
+	// sendFails makes every send on its interfaces fail (flakyConn);
+	// gateDeadline, if set, is the engine's GateDeadline.
+	sendFails    failSet
+	gateDeadline time.Duration
+}
+
+// failSet is a set of interface names, safe from any goroutine.
+type failSet struct {
+	mu  sync.Mutex
+	set map[string]bool
+}
+
+func (f *failSet) put(name string, fail bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.set == nil {
+		f.set = map[string]bool{}
+	}
+	f.set[name] = fail
+}
+
+func (f *failSet) has(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.set[name]
+}
+
+// flakyConn is a FakeConn whose sends fail on the interfaces in fails, as
+// when the kernel refuses them (ENOBUFS, a route gone).
+type flakyConn struct {
+	*netio.FakeConn
+	fails *failSet
+}
+
+func (c flakyConn) Send(ifname string, payload []byte) error {
+	if c.fails.has(ifname) {
+		return fmt.Errorf("send heartbeat on %s: no buffer space available", ifname)
+	}
+	return c.FakeConn.Send(ifname, payload)
 }
 
 func (l *lab) node(name string, host int) *node {
@@ -164,7 +203,7 @@ func (n *node) start(cfg *config.Config) {
 				c.Plug(ifname, i+1, netip.AddrFrom4([4]byte{192, 0, byte(2 + i), byte(n.host)}), n.lab.links[ifname])
 			}
 			n.conn = c // on the loop; the test reads it only between steps
-			return c, nil
+			return flakyConn{c, &n.sendFails}, nil
 		},
 		NewResources:   GroupResources(base),
 		CheckResources: CheckResources(base),
@@ -172,7 +211,8 @@ func (n *node) start(cfg *config.Config) {
 		NewMonitor: func(cfg monitor.Config, _ func() []netip.Addr) (Monitor, error) {
 			return monitor.New(newFakeProber(n.reach), cfg, n.lab.clk, nil)
 		},
-		Producer: n.producer,
+		Producer:     n.producer,
+		GateDeadline: n.gateDeadline,
 	}
 	eng = New(opts)
 	n.eng = eng

@@ -137,6 +137,9 @@ func (p *Pinger) Run(ctx context.Context) error {
 		seq++
 		for _, m := range tracker.Status().Monitors {
 			err := p.prober.Send(m.Addr, seq)
+			if err == nil {
+				tracker.Sent(m.Addr)
+			}
 			// Log a send error when it starts or changes, not every interval.
 			msg := ""
 			if err != nil {
@@ -153,6 +156,7 @@ func (p *Pinger) Run(ctx context.Context) error {
 		}
 	}
 	sendAll()
+	p.store(tracker.Status())
 
 	replies := p.prober.Replies()
 	for {
@@ -162,6 +166,7 @@ func (p *Pinger) Run(ctx context.Context) error {
 			return nil
 		case <-ticker.C():
 			sendAll()
+			p.store(tracker.Status()) // the counts, for Status
 			continue
 		case r, ok := <-replies:
 			if !ok {
@@ -186,9 +191,7 @@ func (p *Pinger) Run(ctx context.Context) error {
 			p.logTransitions(st)
 			p.publish(st)
 		} else {
-			p.mu.Lock()
-			p.status = st // reply times
-			p.mu.Unlock()
+			p.store(st) // reply times and counts
 		}
 	}
 }
@@ -206,10 +209,15 @@ func (p *Pinger) logTransitions(st Status) {
 	}
 }
 
-func (p *Pinger) publish(st Status) {
+// store makes st what Status returns, without announcing a change.
+func (p *Pinger) store(st Status) {
 	p.mu.Lock()
 	p.status = st
 	p.mu.Unlock()
+}
+
+func (p *Pinger) publish(st Status) {
+	p.store(st)
 	for {
 		select {
 		case p.changes <- st.clone():

@@ -35,6 +35,10 @@ type MonitorStatus struct {
 	Since time.Time
 	// LastReply is zero until the first reply.
 	LastReply time.Time
+	// Sent and Replies count echo requests sent and replies received,
+	// TimesUnreachable the times it became Unreachable, since it was
+	// added (for `show cluster statistics`).
+	Sent, Replies, TimesUnreachable uint64
 }
 
 // Status is every monitor, in configuration order.
@@ -117,11 +121,19 @@ func (t *Tracker) Reply(addr netip.Addr, now time.Time) bool {
 	}
 	m := &t.monitors[i]
 	m.LastReply = now
+	m.Replies++
 	if m.State == Reachable {
 		return false
 	}
 	m.State, m.Since = Reachable, now
 	return true
+}
+
+// Sent counts an echo request sent to addr; it changes no state.
+func (t *Tracker) Sent(addr netip.Addr) {
+	if i := slices.IndexFunc(t.monitors, func(m MonitorStatus) bool { return m.Addr == addr }); i >= 0 {
+		t.monitors[i].Sent++
+	}
 }
 
 // Expire marks Unreachable every monitor without a reply for the dead
@@ -132,6 +144,7 @@ func (t *Tracker) Expire(now time.Time) bool {
 		m := &t.monitors[i]
 		if m.State != Unreachable && !now.Before(t.deadline(*m)) {
 			m.State, m.Since = Unreachable, now
+			m.TimesUnreachable++
 			changed = true
 		}
 	}

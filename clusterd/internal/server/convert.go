@@ -213,6 +213,18 @@ func monitorMessages(ms []monitor.MonitorStatus) []*clusterv1.Monitor {
 	return out
 }
 
+func monitorStateMessage(s monitor.State) clusterv1.MonitorState {
+	switch s {
+	case monitor.Pending:
+		return clusterv1.MonitorState_MONITOR_STATE_PENDING
+	case monitor.Reachable:
+		return clusterv1.MonitorState_MONITOR_STATE_REACHABLE
+	case monitor.Unreachable:
+		return clusterv1.MonitorState_MONITOR_STATE_UNREACHABLE
+	}
+	return clusterv1.MonitorState_MONITOR_STATE_UNSPECIFIED
+}
+
 // resourcesMessage: the services as the status names them, where they
 // stand as a whole and who holds them.
 func resourcesMessage(st engine.Status) *clusterv1.Resources {
@@ -359,31 +371,41 @@ func statisticsMessage(st engine.Status, since time.Time) *clusterv1.ShowStatist
 			Malformed:     drops(wire.DropMalformed, wire.DropNotHeartbeat, wire.DropVersion),
 			UnknownSender: drops(wire.DropUnknownNode, wire.DropDuplicateName),
 			SendErrors:    c.SendErrors,
+			// Episodes (CL-B06), not heartbeats: one reload on one node
+			// must not read as thousands.
+			ConfigMismatches: c.ConfigMismatches,
 		},
 		Takeovers:            c.Acquisitions,
 		Releases:             c.Releases,
 		PeerDeclaredDead:     c.PeerDeclaredDead,
 		SplitBrains:          c.SplitBrains,
 		ServiceStartFailures: c.StartFailures,
+		ServiceStopFailures:  c.StopFailures,
+		GateDeadlinesMissed:  c.GateDeadlines,
+		GateHolderFailures:   c.GateFailures,
 	}
 	if !st.NotMember {
 		for _, l := range peerLinks(st) {
-			ls := &clusterv1.LinkStatistics{Interface: l.Interface, State: l.State, LastHeard: l.LastHeard}
-			// The engine keeps first contact and the alive period per peer,
-			// not per link: exact with one link, and the alive period
-			// holds for any link up within it.
-			if l.State == clusterv1.LinkState_LINK_STATE_UP && !st.Peer.AliveSince.IsZero() {
-				ls.AliveSince = timestamp(st.Peer.AliveSince)
+			lc := c.Links[l.Interface]
+			ls := &clusterv1.LinkStatistics{
+				Interface: l.Interface, State: l.State,
+				Sent: lc.Sent, Received: lc.Received, AuthFailures: lc.AuthFailures, SendErrors: lc.SendErrors,
+				FirstHeard: timestamp(lc.FirstReceived), LastHeard: timestamp(lc.LastReceived),
+				TimesDown: lc.TimesDown(st.Now, st.Config.DeadInterval),
 			}
-			if len(st.Config.Interfaces) == 1 {
-				ls.FirstHeard = timestamp(st.Peer.FirstHeard)
+			if ls.LastHeard == nil {
+				ls.LastHeard = l.LastHeard
+			}
+			if l.State == clusterv1.LinkState_LINK_STATE_UP {
+				ls.AliveSince = timestamp(lc.AliveSince)
 			}
 			resp.Links = append(resp.Links, ls)
 		}
 	}
 	for _, m := range st.Monitors {
 		resp.Monitors = append(resp.Monitors, &clusterv1.MonitorStatistics{
-			Address: m.Addr.String(), Reachable: m.State != monitor.Unreachable, LastReply: timestamp(m.LastReply),
+			Address: m.Addr.String(), Reachable: m.State != monitor.Unreachable, State: monitorStateMessage(m.State),
+			PingsSent: m.Sent, Replies: m.Replies, TimesUnreachable: m.TimesUnreachable, LastReply: timestamp(m.LastReply),
 		})
 	}
 	if f := lastFailover(st); f != nil {

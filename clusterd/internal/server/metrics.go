@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"strings"
+	"time"
 
 	"github.com/hasuite/hasuite/clusterd/internal/engine"
 	"github.com/hasuite/hasuite/clusterd/internal/fsm"
@@ -28,8 +30,28 @@ var counters = []counter{
 	{"clusterd_acquisitions_total", "Times this node took the resources (failovers to it).", func(c engine.Counters) uint64 { return c.Acquisitions }},
 	{"clusterd_releases_total", "Times this node gave the resources up (failovers from it).", func(c engine.Counters) uint64 { return c.Releases }},
 	{"clusterd_service_start_failures_total", "Resource starts that failed (CL-B14).", func(c engine.Counters) uint64 { return c.StartFailures }},
+	{"clusterd_service_stop_failures_total", "Resource releases where a service failed to stop (CL-Q15).", func(c engine.Counters) uint64 { return c.StopFailures }},
+	{"clusterd_gate_deadlines_missed_total", "Takeover gate waits the deadline ended before every holder answered.", func(c engine.Counters) uint64 { return c.GateDeadlines }},
+	{"clusterd_gate_holder_failures_total", "Takeover gate waits where a holder failed or disconnected.", func(c engine.Counters) uint64 { return c.GateFailures }},
+	{"clusterd_peer_config_mismatches_total", "Times the peer's configuration hash started to differ from ours (CL-B06).", func(c engine.Counters) uint64 { return c.ConfigMismatches }},
 	{"clusterd_split_brains_total", "Split brains resolved (CL-B21).", func(c engine.Counters) uint64 { return c.SplitBrains }},
 }
+
+// linkCounter is one of the per-interface counters as a metric.
+type linkCounter struct {
+	name, help string
+	value      func(engine.LinkCounters) uint64
+}
+
+var linkCounters = []linkCounter{
+	{"clusterd_link_heartbeats_sent_total", "Heartbeats sent on the cluster interface.", func(l engine.LinkCounters) uint64 { return l.Sent }},
+	{"clusterd_link_heartbeats_received_total", "The peer's heartbeats accepted on the cluster interface.", func(l engine.LinkCounters) uint64 { return l.Received }},
+	{"clusterd_link_heartbeat_send_errors_total", "Heartbeats the kernel refused to send on the cluster interface.", func(l engine.LinkCounters) uint64 { return l.SendErrors }},
+	{"clusterd_link_auth_failures_total", "Messages dropped on the cluster interface for a bad MAC (CL-B05).", func(l engine.LinkCounters) uint64 { return l.AuthFailures }},
+}
+
+// monitorStates are the states of clusterd_monitor_state.
+var monitorStates = []monitor.State{monitor.Pending, monitor.Reachable, monitor.Unreachable}
 
 // Metrics is the collector behind --metrics-listen: the group's state, the
 // peer's liveness, the monitors and the heartbeat and failover counters,
@@ -54,12 +76,28 @@ func (s *Server) Metrics(ctx context.Context) ([]metrics.Family, error) {
 		Help: "Monitor nodes configured."}
 	dropped := metrics.Family{Name: "clusterd_heartbeats_dropped_total", Type: metrics.Counter,
 		Help: "Received messages dropped, by reason (bad_mac: another pre-shared-secret; replay; malformed ...)."}
+	monState := metrics.Family{Name: "clusterd_monitor_state", Type: metrics.Gauge,
+		Help: "1 for the monitor's state (PENDING: not answered yet, counted as reachable), 0 for the others."}
+	echoSent := metrics.Family{Name: "clusterd_monitor_echo_requests_total", Type: metrics.Counter,
+		Help: "Echo requests sent to the monitor node since it was configured."}
+	echoReplies := metrics.Family{Name: "clusterd_monitor_echo_replies_total", Type: metrics.Counter,
+		Help: "Echo replies received from the monitor node since it was configured."}
+	lastReply := metrics.Family{Name: "clusterd_monitor_last_reply_timestamp_seconds", Type: metrics.Gauge,
+		Help: "When the monitor node last answered (Unix time); absent if never."}
+	lastHeard := metrics.Family{Name: "clusterd_link_last_heard_timestamp_seconds", Type: metrics.Gauge,
+		Help: "When the peer's last heartbeat arrived on the cluster interface (Unix time); absent if never."}
 	perCounter := make([]metrics.Family, len(counters))
 	for i, c := range counters {
 		perCounter[i] = metrics.Family{Name: c.name, Help: c.help, Type: metrics.Counter}
 	}
+	perLink := make([]metrics.Family, len(linkCounters))
+	for i, c := range linkCounters {
+		perLink[i] = metrics.Family{Name: c.name, Help: c.help, Type: metrics.Counter}
+	}
 	fams := func() []metrics.Family {
-		return append([]metrics.Family{state, peerAlive, mismatch, reachable, reachableCount, monitorsTotal, dropped}, perCounter...)
+		out := []metrics.Family{state, peerAlive, mismatch, reachable, reachableCount, monitorsTotal, dropped,
+			monState, echoSent, echoReplies, lastReply, lastHeard}
+		return append(append(out, perCounter...), perLink...)
 	}
 	if !st.Configured || st.Config == nil || !st.Config.Enabled {
 		return fams(), nil
@@ -87,7 +125,28 @@ func (s *Server) Metrics(ctx context.Context) ([]metrics.Family, error) {
 		if ok {
 			n++
 		}
-		gauge(&reachable, ok, metrics.L("group", group, "monitor", m.Addr.String())...)
+		mon := metrics.L("group", group, "monitor", m.Addr.String())
+		gauge(&reachable, ok, mon...)
+		for _, s := range monitorStates {
+			gauge(&monState, m.State == s, metrics.L("group", group, "monitor", m.Addr.String(), "state", strings.ToUpper(s.String()))...)
+		}
+		echoSent.Samples = append(echoSent.Samples, metrics.Sample{Labels: mon, Value: float64(m.Sent)})
+		echoReplies.Samples = append(echoReplies.Samples, metrics.Sample{Labels: mon, Value: float64(m.Replies)})
+		if !m.LastReply.IsZero() {
+			lastReply.Samples = append(lastReply.Samples, metrics.Sample{Labels: mon, Value: unixSeconds(m.LastReply)})
+		}
+	}
+	// The configured interfaces, in order: an interface a reload removed
+	// keeps its counters in the engine but is no longer scraped.
+	for _, ifname := range st.Config.Interfaces {
+		l := st.Counters.Links[ifname]
+		labels := metrics.L("group", group, "interface", ifname)
+		for i, c := range linkCounters {
+			perLink[i].Samples = append(perLink[i].Samples, metrics.Sample{Labels: labels, Value: float64(c.value(l))})
+		}
+		if !l.LastReceived.IsZero() {
+			lastHeard.Samples = append(lastHeard.Samples, metrics.Sample{Labels: labels, Value: unixSeconds(l.LastReceived)})
+		}
 	}
 	reachableCount.Samples = []metrics.Sample{{Labels: label, Value: float64(n)}}
 	monitorsTotal.Samples = []metrics.Sample{{Labels: label, Value: float64(len(st.Monitors))}}
@@ -101,3 +160,7 @@ func (s *Server) Metrics(ctx context.Context) ([]metrics.Family, error) {
 	}
 	return fams(), nil
 }
+
+// unixSeconds is t as Prometheus timestamps go: seconds, to the
+// millisecond.
+func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -139,7 +140,14 @@ func TestMetrics(t *testing.T) {
 	st.Counters = engine.Counters{
 		HeartbeatsSent: 100, HeartbeatsReceived: 98, SendErrors: 1, Drops: map[string]uint64{"bad_mac": 3, "replay": 1},
 		PeerDeclaredDead: 1, Acquisitions: 2, Releases: 1, StartFailures: 1, SplitBrains: 1,
+		StopFailures: 4, GateDeadlines: 5, GateFailures: 6, ConfigMismatches: 7,
+		Links: map[string]engine.LinkCounters{
+			"eth0": {Sent: 51, Received: 49, SendErrors: 2, AuthFailures: 3, LastReceived: now.Add(-1400 * time.Millisecond)},
+			"eth1": {Sent: 47, SendErrors: 8}, // never heard: no last-heard sample
+		},
 	}
+	st.Monitors[0].Sent, st.Monitors[0].Replies = 60, 59
+	st.Monitors[1].Sent, st.Monitors[1].Replies, st.Monitors[1].LastReply = 61, 0, time.Time{}
 	f := newFixture(t, st)
 	fams, err := f.server.Metrics(t.Context())
 	if err != nil {

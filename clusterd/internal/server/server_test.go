@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -198,7 +199,18 @@ func TestShowStatistics(t *testing.T) {
 		HeartbeatsSent: 93750, HeartbeatsReceived: 93601, SendErrors: 4,
 		Drops:            map[string]uint64{"bad_mac": 12, "replay": 3, "malformed": 1, "version": 1, "unknown_node": 2},
 		PeerDeclaredDead: 1, Acquisitions: 1, SplitBrains: 1, StartFailures: 2,
+		StopFailures: 5, GateDeadlines: 6, GateFailures: 7, ConfigMismatches: 8,
+		Links: map[string]engine.LinkCounters{
+			// eth0 back for 2h after one silence; eth1 silent for 3m12s
+			// now, after two earlier silences.
+			"eth0": {Sent: 46875, Received: 46850, SendErrors: 1, AuthFailures: 11, FirstReceived: now.Add(-26 * time.Hour),
+				AliveSince: now.Add(-2 * time.Hour), LastReceived: now.Add(-12 * time.Second), Silences: 1},
+			"eth1": {Sent: 46872, Received: 46751, SendErrors: 3, AuthFailures: 1, FirstReceived: now.Add(-25 * time.Hour),
+				AliveSince: now.Add(-20 * time.Minute), LastReceived: now.Add(-3*time.Minute - 12*time.Second), Silences: 2},
+		},
 	}
+	st.Monitors[0].Sent, st.Monitors[0].Replies = 46875, 46870
+	st.Monitors[1].Sent, st.Monitors[1].Replies, st.Monitors[1].TimesUnreachable = 46874, 40001, 3
 	st.LastFailover, st.LastFailoverWhy = now.Add(-2*time.Hour-3*time.Minute), "peer R1 dead: no heartbeat for 10s"
 	f := newFixture(t, st)
 	resp, err := f.client.ShowStatistics(t.Context(), &clusterv1.ShowStatisticsRequest{})
@@ -206,6 +218,42 @@ func TestShowStatistics(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, "testdata", "TestShowStatistics", show.Statistics(resp, now))
+	if m := resp.GetMonitors()[1]; m.GetState() != clusterv1.MonitorState_MONITOR_STATE_UNREACHABLE {
+		t.Errorf("monitor %s: state %v, want UNREACHABLE", m.GetAddress(), m.GetState())
+	}
+	// --json carries the new counters under stable keys.
+	out, err := show.JSON(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js struct {
+		Heartbeats          struct{ ConfigMismatches string }
+		Links               []struct{ SendErrors, TimesDown string }
+		Monitors            []struct{ PingsSent, State string }
+		ServiceStopFailures string
+		GateDeadlinesMissed string
+		GateHolderFailures  string
+	}
+	if err := json.Unmarshal(out, &js); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if js.Heartbeats.ConfigMismatches != "8" || len(js.Links) != 2 || js.Links[1].SendErrors != "3" || js.Links[1].TimesDown != "3" ||
+		js.Monitors[0].PingsSent != "46875" || js.Monitors[1].State != "MONITOR_STATE_UNREACHABLE" ||
+		js.ServiceStopFailures != "5" || js.GateDeadlinesMissed != "6" || js.GateHolderFailures != "7" {
+		t.Errorf("JSON lacks counters:\n%s", out)
+	}
+
+	// A link heard within dead-interval is up, alive since its current
+	// run of heartbeats began; its one silence is over.
+	st.Peer.Links["eth0"], st.Peer.LastHeard = now.Add(-time.Second), now.Add(-time.Second)
+	eth0 := st.Counters.Links["eth0"]
+	eth0.LastReceived = now.Add(-time.Second)
+	st.Counters.Links["eth0"] = eth0
+	l := statisticsMessage(st, now.Add(-27*time.Hour)).GetLinks()[0]
+	if l.GetState() != clusterv1.LinkState_LINK_STATE_UP || !l.GetAliveSince().AsTime().Equal(eth0.AliveSince) || l.GetTimesDown() != 1 {
+		t.Errorf("eth0 heard 1s ago: state %v, alive since %v, down %d times; want up, since %v, 1", l.GetState(),
+			l.GetAliveSince().AsTime(), l.GetTimesDown(), eth0.AliveSince)
+	}
 
 	off := newFixture(t, engine.Status{})
 	resp, err = off.client.ShowStatistics(t.Context(), &clusterv1.ShowStatisticsRequest{})

@@ -356,20 +356,40 @@ func TestStatistics(t *testing.T) {
 			Sent: 93750, Received: 93601, AuthFailures: 12, Replays: 3, Malformed: 1, UnknownSender: 2, SendErrors: 4, ConfigMismatches: 0,
 		},
 		Links: []*clusterv1.LinkStatistics{
-			{Interface: "eth0", State: clusterv1.LinkState_LINK_STATE_UP, Sent: 46875, Received: 46850, AuthFailures: 12,
+			{Interface: "eth0", State: clusterv1.LinkState_LINK_STATE_UP, Sent: 46875, SendErrors: 0, Received: 46850, AuthFailures: 12,
 				FirstHeard: ago(26 * time.Hour), AliveSince: ago(2 * time.Hour), LastHeard: ago(900 * time.Millisecond), TimesDown: 1},
-			{Interface: "eth1", State: clusterv1.LinkState_LINK_STATE_DOWN, Sent: 46875, Received: 46751,
+			{Interface: "eth1", State: clusterv1.LinkState_LINK_STATE_DOWN, Sent: 46871, SendErrors: 4, Received: 46751,
 				FirstHeard: ago(26 * time.Hour), AliveSince: nil, LastHeard: ago(42 * time.Second), TimesDown: 2},
 		},
 		Monitors: []*clusterv1.MonitorStatistics{
-			{Address: "10.6.0.55", Reachable: true, PingsSent: 46875, Replies: 46870, TimesUnreachable: 0, LastReply: ago(1100 * time.Millisecond)},
-			{Address: "96.97.98.99", Reachable: false, PingsSent: 46875, Replies: 40001, TimesUnreachable: 1, LastReply: ago(5 * time.Minute)},
+			{Address: "10.6.0.55", Reachable: true, State: clusterv1.MonitorState_MONITOR_STATE_REACHABLE,
+				PingsSent: 46875, Replies: 46870, TimesUnreachable: 0, LastReply: ago(1100 * time.Millisecond)},
+			{Address: "96.97.98.99", Reachable: false, State: clusterv1.MonitorState_MONITOR_STATE_UNREACHABLE,
+				PingsSent: 46875, Replies: 40001, TimesUnreachable: 1, LastReply: ago(5 * time.Minute)},
 		},
 		Takeovers: 1, Releases: 0, PeerDeclaredDead: 1, SplitBrains: 1, ServiceStartFailures: 0, ServiceStopFailures: 0, GateDeadlinesMissed: 0,
 		Failovers: []*clusterv1.Failover{
 			{Time: ago(26 * time.Hour), ToNode: "R1", Reason: "initial start"},
 			{Time: ago(2*time.Hour + 3*time.Minute), FromNode: "R1", ToNode: "R2", Reason: "peer R1 dead: no heartbeat for 10s"},
 		},
+	}
+	// troubled has every counter distinct and non-zero, so that a field
+	// printed in another's place fails the golden.
+	troubled := &clusterv1.ShowStatisticsResponse{
+		Group: "cluster1", LocalNode: "R1", Since: ago(3 * time.Hour),
+		Heartbeats: &clusterv1.HeartbeatStatistics{
+			Sent: 101, Received: 102, AuthFailures: 103, Replays: 104, Malformed: 105, UnknownSender: 106, SendErrors: 107, ConfigMismatches: 108,
+		},
+		Links: []*clusterv1.LinkStatistics{
+			{Interface: "eth0", State: clusterv1.LinkState_LINK_STATE_NO_INTERFACE, Sent: 201, SendErrors: 202, Received: 203, AuthFailures: 204,
+				FirstHeard: ago(2 * time.Hour), LastHeard: ago(time.Hour), TimesDown: 205},
+		},
+		Monitors: []*clusterv1.MonitorStatistics{
+			{Address: "10.6.0.56", Reachable: true, State: clusterv1.MonitorState_MONITOR_STATE_PENDING, PingsSent: 301},
+			{Address: "10.1.0.1", Reachable: true, PingsSent: 302, Replies: 303, TimesUnreachable: 304, LastReply: ago(2 * time.Second)},
+		},
+		Takeovers: 401, Releases: 402, PeerDeclaredDead: 403, SplitBrains: 404, ServiceStartFailures: 405, ServiceStopFailures: 406,
+		GateDeadlinesMissed: 407, GateHolderFailures: 408,
 	}
 	fresh := &clusterv1.ShowStatisticsResponse{
 		Group: "cluster1", LocalNode: "R1", Since: ago(3 * time.Second), Heartbeats: &clusterv1.HeartbeatStatistics{Sent: 2},
@@ -380,6 +400,7 @@ func TestStatistics(t *testing.T) {
 		stats *clusterv1.ShowStatisticsResponse
 	}{
 		{"AfterFailover", busy},
+		{"EveryCounterDistinct", troubled},
 		{"JustStarted", fresh},
 		{"NotConfigured", &clusterv1.ShowStatisticsResponse{}},
 	}

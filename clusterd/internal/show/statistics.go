@@ -39,8 +39,9 @@ func Statistics(s *clusterv1.ShowStatisticsResponse, now time.Time) string {
 		b.WriteString("  none\n")
 	}
 	for _, l := range s.GetLinks() {
-		fmt.Fprintf(&b, "  %s: %s, sent %d, received %d, authentication failures %d, down %s\n",
-			l.GetInterface(), linkState(l.GetState()), l.GetSent(), l.GetReceived(), l.GetAuthFailures(), times(l.GetTimesDown()))
+		fmt.Fprintf(&b, "  %s: %s, sent %d, send errors %d, received %d, authentication failures %d, down %s\n",
+			l.GetInterface(), linkState(l.GetState()), l.GetSent(), l.GetSendErrors(), l.GetReceived(), l.GetAuthFailures(),
+			times(l.GetTimesDown()))
 		field(&b, "    ", "First heard", 12, stamp(now, l.GetFirstHeard()))
 		field(&b, "    ", "Alive since", 12, stamp(now, l.GetAliveSince()))
 		field(&b, "    ", "Last heard", 12, stamp(now, l.GetLastHeard()))
@@ -51,12 +52,8 @@ func Statistics(s *clusterv1.ShowStatisticsResponse, now time.Time) string {
 		b.WriteString("  none\n")
 	}
 	for _, m := range s.GetMonitors() {
-		state := "Unreachable"
-		if m.GetReachable() {
-			state = "Reachable"
-		}
 		fmt.Fprintf(&b, "  %s: %s, pings %d, replies %d, unreachable %s, last reply %s\n",
-			m.GetAddress(), state, m.GetPingsSent(), m.GetReplies(), times(m.GetTimesUnreachable()), age(now, m.GetLastReply()))
+			m.GetAddress(), monitorState(m), m.GetPingsSent(), m.GetReplies(), times(m.GetTimesUnreachable()), age(now, m.GetLastReply()))
 	}
 
 	b.WriteString("\nResources:\n")
@@ -67,6 +64,7 @@ func Statistics(s *clusterv1.ShowStatisticsResponse, now time.Time) string {
 	counter("Service start failures", s.GetServiceStartFailures())
 	counter("Service stop failures", s.GetServiceStopFailures())
 	counter("Gate deadlines missed", s.GetGateDeadlinesMissed())
+	counter("Gate holder failures", s.GetGateHolderFailures())
 
 	b.WriteString("\nFailovers:\n")
 	if len(s.GetFailovers()) == 0 {
@@ -76,6 +74,24 @@ func Statistics(s *clusterv1.ShowStatisticsResponse, now time.Time) string {
 		fmt.Fprintf(&b, "  %s  %s\n", f.GetTime().AsTime().UTC().Format(timeLayout), failover(f))
 	}
 	return b.String()
+}
+
+// monitorState is the monitor's state word; Pending (not answered yet,
+// counted as reachable) only here, as `show cluster status` keeps the
+// guide's two words.
+func monitorState(m *clusterv1.MonitorStatistics) string {
+	switch m.GetState() {
+	case clusterv1.MonitorState_MONITOR_STATE_PENDING:
+		return "Pending"
+	case clusterv1.MonitorState_MONITOR_STATE_REACHABLE:
+		return "Reachable"
+	case clusterv1.MonitorState_MONITOR_STATE_UNREACHABLE:
+		return "Unreachable"
+	}
+	if m.GetReachable() { // a daemon that does not send the state
+		return "Reachable"
+	}
+	return "Unreachable"
 }
 
 // failover is "R1 -> R2: reason" ("-> R1" at the first start).

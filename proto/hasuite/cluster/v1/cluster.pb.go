@@ -330,6 +330,63 @@ func (ServiceKind) EnumDescriptor() ([]byte, []int) {
 	return file_hasuite_cluster_v1_cluster_proto_rawDescGZIP(), []int{4}
 }
 
+// MonitorState is a monitor node's reachability as this node's state
+// machine counts it (CL-B10).
+type MonitorState int32
+
+const (
+	MonitorState_MONITOR_STATE_UNSPECIFIED MonitorState = 0
+	// No reply yet, and monitor-dead-interval has not passed since pinging
+	// began: counted as reachable.
+	MonitorState_MONITOR_STATE_PENDING   MonitorState = 1
+	MonitorState_MONITOR_STATE_REACHABLE MonitorState = 2
+	// No reply within monitor-dead-interval.
+	MonitorState_MONITOR_STATE_UNREACHABLE MonitorState = 3
+)
+
+// Enum value maps for MonitorState.
+var (
+	MonitorState_name = map[int32]string{
+		0: "MONITOR_STATE_UNSPECIFIED",
+		1: "MONITOR_STATE_PENDING",
+		2: "MONITOR_STATE_REACHABLE",
+		3: "MONITOR_STATE_UNREACHABLE",
+	}
+	MonitorState_value = map[string]int32{
+		"MONITOR_STATE_UNSPECIFIED": 0,
+		"MONITOR_STATE_PENDING":     1,
+		"MONITOR_STATE_REACHABLE":   2,
+		"MONITOR_STATE_UNREACHABLE": 3,
+	}
+)
+
+func (x MonitorState) Enum() *MonitorState {
+	p := new(MonitorState)
+	*p = x
+	return p
+}
+
+func (x MonitorState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MonitorState) Descriptor() protoreflect.EnumDescriptor {
+	return file_hasuite_cluster_v1_cluster_proto_enumTypes[5].Descriptor()
+}
+
+func (MonitorState) Type() protoreflect.EnumType {
+	return &file_hasuite_cluster_v1_cluster_proto_enumTypes[5]
+}
+
+func (x MonitorState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MonitorState.Descriptor instead.
+func (MonitorState) EnumDescriptor() ([]byte, []int) {
+	return file_hasuite_cluster_v1_cluster_proto_rawDescGZIP(), []int{5}
+}
+
 // ServiceState is one service's state on this node.
 type ServiceState int32
 
@@ -379,11 +436,11 @@ func (x ServiceState) String() string {
 }
 
 func (ServiceState) Descriptor() protoreflect.EnumDescriptor {
-	return file_hasuite_cluster_v1_cluster_proto_enumTypes[5].Descriptor()
+	return file_hasuite_cluster_v1_cluster_proto_enumTypes[6].Descriptor()
 }
 
 func (ServiceState) Type() protoreflect.EnumType {
-	return &file_hasuite_cluster_v1_cluster_proto_enumTypes[5]
+	return &file_hasuite_cluster_v1_cluster_proto_enumTypes[6]
 }
 
 func (x ServiceState) Number() protoreflect.EnumNumber {
@@ -392,7 +449,7 @@ func (x ServiceState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ServiceState.Descriptor instead.
 func (ServiceState) EnumDescriptor() ([]byte, []int) {
-	return file_hasuite_cluster_v1_cluster_proto_rawDescGZIP(), []int{5}
+	return file_hasuite_cluster_v1_cluster_proto_rawDescGZIP(), []int{6}
 }
 
 type Severity int32
@@ -428,11 +485,11 @@ func (x Severity) String() string {
 }
 
 func (Severity) Descriptor() protoreflect.EnumDescriptor {
-	return file_hasuite_cluster_v1_cluster_proto_enumTypes[6].Descriptor()
+	return file_hasuite_cluster_v1_cluster_proto_enumTypes[7].Descriptor()
 }
 
 func (Severity) Type() protoreflect.EnumType {
-	return &file_hasuite_cluster_v1_cluster_proto_enumTypes[6]
+	return &file_hasuite_cluster_v1_cluster_proto_enumTypes[7]
 }
 
 func (x Severity) Number() protoreflect.EnumNumber {
@@ -441,7 +498,7 @@ func (x Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Severity.Descriptor instead.
 func (Severity) EnumDescriptor() ([]byte, []int) {
-	return file_hasuite_cluster_v1_cluster_proto_rawDescGZIP(), []int{6}
+	return file_hasuite_cluster_v1_cluster_proto_rawDescGZIP(), []int{7}
 }
 
 type ShowStatusRequest struct {
@@ -1440,8 +1497,11 @@ type ShowStatisticsResponse struct {
 	// Service starts and stops that failed.
 	ServiceStartFailures uint64 `protobuf:"varint,11,opt,name=service_start_failures,json=serviceStartFailures,proto3" json:"service_start_failures,omitempty"`
 	ServiceStopFailures  uint64 `protobuf:"varint,12,opt,name=service_stop_failures,json=serviceStopFailures,proto3" json:"service_stop_failures,omitempty"`
-	// Takeovers whose gate deadline passed before every gate was ready.
+	// Takeover gate waits (bus gates) the deadline ended before every
+	// holder answered, and those where a holder failed or disconnected; a
+	// wait can count in both. The takeover goes on either way.
 	GateDeadlinesMissed uint64 `protobuf:"varint,13,opt,name=gate_deadlines_missed,json=gateDeadlinesMissed,proto3" json:"gate_deadlines_missed,omitempty"`
+	GateHolderFailures  uint64 `protobuf:"varint,15,opt,name=gate_holder_failures,json=gateHolderFailures,proto3" json:"gate_holder_failures,omitempty"`
 	// The most recent moves of the resources, oldest first.
 	Failovers     []*Failover `protobuf:"bytes,14,rep,name=failovers,proto3" json:"failovers,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1569,6 +1629,13 @@ func (x *ShowStatisticsResponse) GetGateDeadlinesMissed() uint64 {
 	return 0
 }
 
+func (x *ShowStatisticsResponse) GetGateHolderFailures() uint64 {
+	if x != nil {
+		return x.GateHolderFailures
+	}
+	return 0
+}
+
 func (x *ShowStatisticsResponse) GetFailovers() []*Failover {
 	if x != nil {
 		return x.Failovers
@@ -1592,7 +1659,8 @@ type HeartbeatStatistics struct {
 	UnknownSender uint64 `protobuf:"varint,6,opt,name=unknown_sender,json=unknownSender,proto3" json:"unknown_sender,omitempty"`
 	// The kernel refused to send.
 	SendErrors uint64 `protobuf:"varint,7,opt,name=send_errors,json=sendErrors,proto3" json:"send_errors,omitempty"`
-	// Heartbeats whose configuration hash differed from ours.
+	// Times the peer's configuration hash started to differ from ours
+	// (CL-B06): episodes, not heartbeats.
 	ConfigMismatches uint64 `protobuf:"varint,8,opt,name=config_mismatches,json=configMismatches,proto3" json:"config_mismatches,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
@@ -1698,8 +1766,11 @@ type LinkStatistics struct {
 	FirstHeard *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=first_heard,json=firstHeard,proto3" json:"first_heard,omitempty"`
 	AliveSince *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=alive_since,json=aliveSince,proto3" json:"alive_since,omitempty"`
 	LastHeard  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_heard,json=lastHeard,proto3" json:"last_heard,omitempty"`
-	// Times the link went from up to down.
-	TimesDown     uint64 `protobuf:"varint,9,opt,name=times_down,json=timesDown,proto3" json:"times_down,omitempty"`
+	// Times heartbeats from the peer stopped on it for longer than
+	// dead-interval (the current silence included).
+	TimesDown uint64 `protobuf:"varint,9,opt,name=times_down,json=timesDown,proto3" json:"times_down,omitempty"`
+	// This node's heartbeats the kernel refused to send on it.
+	SendErrors    uint64 `protobuf:"varint,10,opt,name=send_errors,json=sendErrors,proto3" json:"send_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1797,18 +1868,28 @@ func (x *LinkStatistics) GetTimesDown() uint64 {
 	return 0
 }
 
+func (x *LinkStatistics) GetSendErrors() uint64 {
+	if x != nil {
+		return x.SendErrors
+	}
+	return 0
+}
+
 // MonitorStatistics is one monitor's ping history.
 type MonitorStatistics struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Address   string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
 	Reachable bool                   `protobuf:"varint,2,opt,name=reachable,proto3" json:"reachable,omitempty"`
-	PingsSent uint64                 `protobuf:"varint,3,opt,name=pings_sent,json=pingsSent,proto3" json:"pings_sent,omitempty"`
-	Replies   uint64                 `protobuf:"varint,4,opt,name=replies,proto3" json:"replies,omitempty"`
-	// Times it went from reachable to unreachable.
+	// Echo requests sent, and replies received.
+	PingsSent uint64 `protobuf:"varint,3,opt,name=pings_sent,json=pingsSent,proto3" json:"pings_sent,omitempty"`
+	Replies   uint64 `protobuf:"varint,4,opt,name=replies,proto3" json:"replies,omitempty"`
+	// Times it became unreachable (also from pending: never answered).
 	TimesUnreachable uint64                 `protobuf:"varint,5,opt,name=times_unreachable,json=timesUnreachable,proto3" json:"times_unreachable,omitempty"`
 	LastReply        *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_reply,json=lastReply,proto3" json:"last_reply,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Its state; reachable above is true unless UNREACHABLE.
+	State         MonitorState `protobuf:"varint,7,opt,name=state,proto3,enum=hasuite.cluster.v1.MonitorState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MonitorStatistics) Reset() {
@@ -1881,6 +1962,13 @@ func (x *MonitorStatistics) GetLastReply() *timestamppb.Timestamp {
 		return x.LastReply
 	}
 	return nil
+}
+
+func (x *MonitorStatistics) GetState() MonitorState {
+	if x != nil {
+		return x.State
+	}
+	return MonitorState_MONITOR_STATE_UNSPECIFIED
 }
 
 type ReloadRequest struct {
@@ -2936,7 +3024,7 @@ const file_hasuite_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x10ShowNodesRequest\"C\n" +
 	"\x11ShowNodesResponse\x12.\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x18.hasuite.cluster.v1.NodeR\x05nodes\"\x17\n" +
-	"\x15ShowStatisticsRequest\"\xaa\x05\n" +
+	"\x15ShowStatisticsRequest\"\xdc\x05\n" +
 	"\x16ShowStatisticsResponse\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1d\n" +
 	"\n" +
@@ -2954,7 +3042,8 @@ const file_hasuite_cluster_v1_cluster_proto_rawDesc = "" +
 	" \x01(\x04R\vsplitBrains\x124\n" +
 	"\x16service_start_failures\x18\v \x01(\x04R\x14serviceStartFailures\x122\n" +
 	"\x15service_stop_failures\x18\f \x01(\x04R\x13serviceStopFailures\x122\n" +
-	"\x15gate_deadlines_missed\x18\r \x01(\x04R\x13gateDeadlinesMissed\x12:\n" +
+	"\x15gate_deadlines_missed\x18\r \x01(\x04R\x13gateDeadlinesMissed\x120\n" +
+	"\x14gate_holder_failures\x18\x0f \x01(\x04R\x12gateHolderFailures\x12:\n" +
 	"\tfailovers\x18\x0e \x03(\v2\x1c.hasuite.cluster.v1.FailoverR\tfailovers\"\x97\x02\n" +
 	"\x13HeartbeatStatistics\x12\x12\n" +
 	"\x04sent\x18\x01 \x01(\x04R\x04sent\x12\x1a\n" +
@@ -2965,7 +3054,7 @@ const file_hasuite_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x0eunknown_sender\x18\x06 \x01(\x04R\runknownSender\x12\x1f\n" +
 	"\vsend_errors\x18\a \x01(\x04R\n" +
 	"sendErrors\x12+\n" +
-	"\x11config_mismatches\x18\b \x01(\x04R\x10configMismatches\"\x8c\x03\n" +
+	"\x11config_mismatches\x18\b \x01(\x04R\x10configMismatches\"\xad\x03\n" +
 	"\x0eLinkStatistics\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x123\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1d.hasuite.cluster.v1.LinkStateR\x05state\x12\x12\n" +
@@ -2979,7 +3068,10 @@ const file_hasuite_cluster_v1_cluster_proto_rawDesc = "" +
 	"\n" +
 	"last_heard\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tlastHeard\x12\x1d\n" +
 	"\n" +
-	"times_down\x18\t \x01(\x04R\ttimesDown\"\xec\x01\n" +
+	"times_down\x18\t \x01(\x04R\ttimesDown\x12\x1f\n" +
+	"\vsend_errors\x18\n" +
+	" \x01(\x04R\n" +
+	"sendErrors\"\xa4\x02\n" +
 	"\x11MonitorStatistics\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x1c\n" +
 	"\treachable\x18\x02 \x01(\bR\treachable\x12\x1d\n" +
@@ -2988,7 +3080,8 @@ const file_hasuite_cluster_v1_cluster_proto_rawDesc = "" +
 	"\areplies\x18\x04 \x01(\x04R\areplies\x12+\n" +
 	"\x11times_unreachable\x18\x05 \x01(\x04R\x10timesUnreachable\x129\n" +
 	"\n" +
-	"last_reply\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tlastReply\"\x0f\n" +
+	"last_reply\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tlastReply\x126\n" +
+	"\x05state\x18\a \x01(\x0e2 .hasuite.cluster.v1.MonitorStateR\x05state\"\x0f\n" +
 	"\rReloadRequest\"\x86\x01\n" +
 	"\x0eReloadResponse\x12@\n" +
 	"\vdiagnostics\x18\x01 \x03(\v2\x1e.hasuite.cluster.v1.DiagnosticR\vdiagnostics\x12\x18\n" +
@@ -3075,7 +3168,12 @@ const file_hasuite_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x18SERVICE_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSERVICE_KIND_IP\x10\x01\x12\x15\n" +
 	"\x11SERVICE_KIND_INIT\x10\x02\x12\x17\n" +
-	"\x13SERVICE_KIND_SCRIPT\x10\x03*\xda\x01\n" +
+	"\x13SERVICE_KIND_SCRIPT\x10\x03*\x84\x01\n" +
+	"\fMonitorState\x12\x1d\n" +
+	"\x19MONITOR_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15MONITOR_STATE_PENDING\x10\x01\x12\x1b\n" +
+	"\x17MONITOR_STATE_REACHABLE\x10\x02\x12\x1d\n" +
+	"\x19MONITOR_STATE_UNREACHABLE\x10\x03*\xda\x01\n" +
 	"\fServiceState\x12\x1d\n" +
 	"\x19SERVICE_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15SERVICE_STATE_STOPPED\x10\x01\x12\x1a\n" +
@@ -3112,7 +3210,7 @@ func file_hasuite_cluster_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_hasuite_cluster_v1_cluster_proto_rawDescData
 }
 
-var file_hasuite_cluster_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_hasuite_cluster_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
 var file_hasuite_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_hasuite_cluster_v1_cluster_proto_goTypes = []any{
 	(Role)(0),                      // 0: hasuite.cluster.v1.Role
@@ -3120,122 +3218,124 @@ var file_hasuite_cluster_v1_cluster_proto_goTypes = []any{
 	(LinkState)(0),                 // 2: hasuite.cluster.v1.LinkState
 	(ResourceState)(0),             // 3: hasuite.cluster.v1.ResourceState
 	(ServiceKind)(0),               // 4: hasuite.cluster.v1.ServiceKind
-	(ServiceState)(0),              // 5: hasuite.cluster.v1.ServiceState
-	(Severity)(0),                  // 6: hasuite.cluster.v1.Severity
-	(*ShowStatusRequest)(nil),      // 7: hasuite.cluster.v1.ShowStatusRequest
-	(*ShowStatusResponse)(nil),     // 8: hasuite.cluster.v1.ShowStatusResponse
-	(*Status)(nil),                 // 9: hasuite.cluster.v1.Status
-	(*Node)(nil),                   // 10: hasuite.cluster.v1.Node
-	(*Link)(nil),                   // 11: hasuite.cluster.v1.Link
-	(*Monitor)(nil),                // 12: hasuite.cluster.v1.Monitor
-	(*Resources)(nil),              // 13: hasuite.cluster.v1.Resources
-	(*Service)(nil),                // 14: hasuite.cluster.v1.Service
-	(*Failover)(nil),               // 15: hasuite.cluster.v1.Failover
-	(*SplitBrain)(nil),             // 16: hasuite.cluster.v1.SplitBrain
-	(*ShowNodesRequest)(nil),       // 17: hasuite.cluster.v1.ShowNodesRequest
-	(*ShowNodesResponse)(nil),      // 18: hasuite.cluster.v1.ShowNodesResponse
-	(*ShowStatisticsRequest)(nil),  // 19: hasuite.cluster.v1.ShowStatisticsRequest
-	(*ShowStatisticsResponse)(nil), // 20: hasuite.cluster.v1.ShowStatisticsResponse
-	(*HeartbeatStatistics)(nil),    // 21: hasuite.cluster.v1.HeartbeatStatistics
-	(*LinkStatistics)(nil),         // 22: hasuite.cluster.v1.LinkStatistics
-	(*MonitorStatistics)(nil),      // 23: hasuite.cluster.v1.MonitorStatistics
-	(*ReloadRequest)(nil),          // 24: hasuite.cluster.v1.ReloadRequest
-	(*ReloadResponse)(nil),         // 25: hasuite.cluster.v1.ReloadResponse
-	(*ValidateRequest)(nil),        // 26: hasuite.cluster.v1.ValidateRequest
-	(*ValidateResponse)(nil),       // 27: hasuite.cluster.v1.ValidateResponse
-	(*Diagnostic)(nil),             // 28: hasuite.cluster.v1.Diagnostic
-	(*StandbyRequest)(nil),         // 29: hasuite.cluster.v1.StandbyRequest
-	(*StandbyResponse)(nil),        // 30: hasuite.cluster.v1.StandbyResponse
-	(*TakeoverRequest)(nil),        // 31: hasuite.cluster.v1.TakeoverRequest
-	(*TakeoverResponse)(nil),       // 32: hasuite.cluster.v1.TakeoverResponse
-	(*ShowLogRequest)(nil),         // 33: hasuite.cluster.v1.ShowLogRequest
-	(*ShowLogResponse)(nil),        // 34: hasuite.cluster.v1.ShowLogResponse
-	(*LogRecord)(nil),              // 35: hasuite.cluster.v1.LogRecord
-	(*LogAttr)(nil),                // 36: hasuite.cluster.v1.LogAttr
-	(*MonitorRequest)(nil),         // 37: hasuite.cluster.v1.MonitorRequest
-	(*MonitorEvent)(nil),           // 38: hasuite.cluster.v1.MonitorEvent
-	(*NodeChange)(nil),             // 39: hasuite.cluster.v1.NodeChange
-	(*ResourceChange)(nil),         // 40: hasuite.cluster.v1.ResourceChange
-	(*durationpb.Duration)(nil),    // 41: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 42: google.protobuf.Timestamp
+	(MonitorState)(0),              // 5: hasuite.cluster.v1.MonitorState
+	(ServiceState)(0),              // 6: hasuite.cluster.v1.ServiceState
+	(Severity)(0),                  // 7: hasuite.cluster.v1.Severity
+	(*ShowStatusRequest)(nil),      // 8: hasuite.cluster.v1.ShowStatusRequest
+	(*ShowStatusResponse)(nil),     // 9: hasuite.cluster.v1.ShowStatusResponse
+	(*Status)(nil),                 // 10: hasuite.cluster.v1.Status
+	(*Node)(nil),                   // 11: hasuite.cluster.v1.Node
+	(*Link)(nil),                   // 12: hasuite.cluster.v1.Link
+	(*Monitor)(nil),                // 13: hasuite.cluster.v1.Monitor
+	(*Resources)(nil),              // 14: hasuite.cluster.v1.Resources
+	(*Service)(nil),                // 15: hasuite.cluster.v1.Service
+	(*Failover)(nil),               // 16: hasuite.cluster.v1.Failover
+	(*SplitBrain)(nil),             // 17: hasuite.cluster.v1.SplitBrain
+	(*ShowNodesRequest)(nil),       // 18: hasuite.cluster.v1.ShowNodesRequest
+	(*ShowNodesResponse)(nil),      // 19: hasuite.cluster.v1.ShowNodesResponse
+	(*ShowStatisticsRequest)(nil),  // 20: hasuite.cluster.v1.ShowStatisticsRequest
+	(*ShowStatisticsResponse)(nil), // 21: hasuite.cluster.v1.ShowStatisticsResponse
+	(*HeartbeatStatistics)(nil),    // 22: hasuite.cluster.v1.HeartbeatStatistics
+	(*LinkStatistics)(nil),         // 23: hasuite.cluster.v1.LinkStatistics
+	(*MonitorStatistics)(nil),      // 24: hasuite.cluster.v1.MonitorStatistics
+	(*ReloadRequest)(nil),          // 25: hasuite.cluster.v1.ReloadRequest
+	(*ReloadResponse)(nil),         // 26: hasuite.cluster.v1.ReloadResponse
+	(*ValidateRequest)(nil),        // 27: hasuite.cluster.v1.ValidateRequest
+	(*ValidateResponse)(nil),       // 28: hasuite.cluster.v1.ValidateResponse
+	(*Diagnostic)(nil),             // 29: hasuite.cluster.v1.Diagnostic
+	(*StandbyRequest)(nil),         // 30: hasuite.cluster.v1.StandbyRequest
+	(*StandbyResponse)(nil),        // 31: hasuite.cluster.v1.StandbyResponse
+	(*TakeoverRequest)(nil),        // 32: hasuite.cluster.v1.TakeoverRequest
+	(*TakeoverResponse)(nil),       // 33: hasuite.cluster.v1.TakeoverResponse
+	(*ShowLogRequest)(nil),         // 34: hasuite.cluster.v1.ShowLogRequest
+	(*ShowLogResponse)(nil),        // 35: hasuite.cluster.v1.ShowLogResponse
+	(*LogRecord)(nil),              // 36: hasuite.cluster.v1.LogRecord
+	(*LogAttr)(nil),                // 37: hasuite.cluster.v1.LogAttr
+	(*MonitorRequest)(nil),         // 38: hasuite.cluster.v1.MonitorRequest
+	(*MonitorEvent)(nil),           // 39: hasuite.cluster.v1.MonitorEvent
+	(*NodeChange)(nil),             // 40: hasuite.cluster.v1.NodeChange
+	(*ResourceChange)(nil),         // 41: hasuite.cluster.v1.ResourceChange
+	(*durationpb.Duration)(nil),    // 42: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 43: google.protobuf.Timestamp
 }
 var file_hasuite_cluster_v1_cluster_proto_depIdxs = []int32{
-	9,  // 0: hasuite.cluster.v1.ShowStatusResponse.status:type_name -> hasuite.cluster.v1.Status
+	10, // 0: hasuite.cluster.v1.ShowStatusResponse.status:type_name -> hasuite.cluster.v1.Status
 	0,  // 1: hasuite.cluster.v1.Status.local_role:type_name -> hasuite.cluster.v1.Role
-	10, // 2: hasuite.cluster.v1.Status.primary:type_name -> hasuite.cluster.v1.Node
-	10, // 3: hasuite.cluster.v1.Status.secondary:type_name -> hasuite.cluster.v1.Node
-	12, // 4: hasuite.cluster.v1.Status.monitors:type_name -> hasuite.cluster.v1.Monitor
-	13, // 5: hasuite.cluster.v1.Status.resources:type_name -> hasuite.cluster.v1.Resources
-	15, // 6: hasuite.cluster.v1.Status.last_failover:type_name -> hasuite.cluster.v1.Failover
-	16, // 7: hasuite.cluster.v1.Status.split_brains:type_name -> hasuite.cluster.v1.SplitBrain
-	41, // 8: hasuite.cluster.v1.Status.waiting_for_peer:type_name -> google.protobuf.Duration
+	11, // 2: hasuite.cluster.v1.Status.primary:type_name -> hasuite.cluster.v1.Node
+	11, // 3: hasuite.cluster.v1.Status.secondary:type_name -> hasuite.cluster.v1.Node
+	13, // 4: hasuite.cluster.v1.Status.monitors:type_name -> hasuite.cluster.v1.Monitor
+	14, // 5: hasuite.cluster.v1.Status.resources:type_name -> hasuite.cluster.v1.Resources
+	16, // 6: hasuite.cluster.v1.Status.last_failover:type_name -> hasuite.cluster.v1.Failover
+	17, // 7: hasuite.cluster.v1.Status.split_brains:type_name -> hasuite.cluster.v1.SplitBrain
+	42, // 8: hasuite.cluster.v1.Status.waiting_for_peer:type_name -> google.protobuf.Duration
 	0,  // 9: hasuite.cluster.v1.Node.role:type_name -> hasuite.cluster.v1.Role
 	1,  // 10: hasuite.cluster.v1.Node.state:type_name -> hasuite.cluster.v1.NodeState
-	42, // 11: hasuite.cluster.v1.Node.last_heard:type_name -> google.protobuf.Timestamp
-	11, // 12: hasuite.cluster.v1.Node.links:type_name -> hasuite.cluster.v1.Link
+	43, // 11: hasuite.cluster.v1.Node.last_heard:type_name -> google.protobuf.Timestamp
+	12, // 12: hasuite.cluster.v1.Node.links:type_name -> hasuite.cluster.v1.Link
 	2,  // 13: hasuite.cluster.v1.Link.state:type_name -> hasuite.cluster.v1.LinkState
-	42, // 14: hasuite.cluster.v1.Link.last_heard:type_name -> google.protobuf.Timestamp
-	42, // 15: hasuite.cluster.v1.Monitor.last_reply:type_name -> google.protobuf.Timestamp
+	43, // 14: hasuite.cluster.v1.Link.last_heard:type_name -> google.protobuf.Timestamp
+	43, // 15: hasuite.cluster.v1.Monitor.last_reply:type_name -> google.protobuf.Timestamp
 	3,  // 16: hasuite.cluster.v1.Resources.state:type_name -> hasuite.cluster.v1.ResourceState
 	0,  // 17: hasuite.cluster.v1.Resources.holder_role:type_name -> hasuite.cluster.v1.Role
-	14, // 18: hasuite.cluster.v1.Resources.services:type_name -> hasuite.cluster.v1.Service
+	15, // 18: hasuite.cluster.v1.Resources.services:type_name -> hasuite.cluster.v1.Service
 	4,  // 19: hasuite.cluster.v1.Service.kind:type_name -> hasuite.cluster.v1.ServiceKind
-	5,  // 20: hasuite.cluster.v1.Service.state:type_name -> hasuite.cluster.v1.ServiceState
-	42, // 21: hasuite.cluster.v1.Service.since:type_name -> google.protobuf.Timestamp
-	42, // 22: hasuite.cluster.v1.Failover.time:type_name -> google.protobuf.Timestamp
-	42, // 23: hasuite.cluster.v1.SplitBrain.time:type_name -> google.protobuf.Timestamp
-	10, // 24: hasuite.cluster.v1.ShowNodesResponse.nodes:type_name -> hasuite.cluster.v1.Node
-	42, // 25: hasuite.cluster.v1.ShowStatisticsResponse.since:type_name -> google.protobuf.Timestamp
-	21, // 26: hasuite.cluster.v1.ShowStatisticsResponse.heartbeats:type_name -> hasuite.cluster.v1.HeartbeatStatistics
-	22, // 27: hasuite.cluster.v1.ShowStatisticsResponse.links:type_name -> hasuite.cluster.v1.LinkStatistics
-	23, // 28: hasuite.cluster.v1.ShowStatisticsResponse.monitors:type_name -> hasuite.cluster.v1.MonitorStatistics
-	15, // 29: hasuite.cluster.v1.ShowStatisticsResponse.failovers:type_name -> hasuite.cluster.v1.Failover
+	6,  // 20: hasuite.cluster.v1.Service.state:type_name -> hasuite.cluster.v1.ServiceState
+	43, // 21: hasuite.cluster.v1.Service.since:type_name -> google.protobuf.Timestamp
+	43, // 22: hasuite.cluster.v1.Failover.time:type_name -> google.protobuf.Timestamp
+	43, // 23: hasuite.cluster.v1.SplitBrain.time:type_name -> google.protobuf.Timestamp
+	11, // 24: hasuite.cluster.v1.ShowNodesResponse.nodes:type_name -> hasuite.cluster.v1.Node
+	43, // 25: hasuite.cluster.v1.ShowStatisticsResponse.since:type_name -> google.protobuf.Timestamp
+	22, // 26: hasuite.cluster.v1.ShowStatisticsResponse.heartbeats:type_name -> hasuite.cluster.v1.HeartbeatStatistics
+	23, // 27: hasuite.cluster.v1.ShowStatisticsResponse.links:type_name -> hasuite.cluster.v1.LinkStatistics
+	24, // 28: hasuite.cluster.v1.ShowStatisticsResponse.monitors:type_name -> hasuite.cluster.v1.MonitorStatistics
+	16, // 29: hasuite.cluster.v1.ShowStatisticsResponse.failovers:type_name -> hasuite.cluster.v1.Failover
 	2,  // 30: hasuite.cluster.v1.LinkStatistics.state:type_name -> hasuite.cluster.v1.LinkState
-	42, // 31: hasuite.cluster.v1.LinkStatistics.first_heard:type_name -> google.protobuf.Timestamp
-	42, // 32: hasuite.cluster.v1.LinkStatistics.alive_since:type_name -> google.protobuf.Timestamp
-	42, // 33: hasuite.cluster.v1.LinkStatistics.last_heard:type_name -> google.protobuf.Timestamp
-	42, // 34: hasuite.cluster.v1.MonitorStatistics.last_reply:type_name -> google.protobuf.Timestamp
-	28, // 35: hasuite.cluster.v1.ReloadResponse.diagnostics:type_name -> hasuite.cluster.v1.Diagnostic
-	28, // 36: hasuite.cluster.v1.ValidateResponse.diagnostics:type_name -> hasuite.cluster.v1.Diagnostic
-	6,  // 37: hasuite.cluster.v1.Diagnostic.severity:type_name -> hasuite.cluster.v1.Severity
-	15, // 38: hasuite.cluster.v1.StandbyResponse.failover:type_name -> hasuite.cluster.v1.Failover
-	15, // 39: hasuite.cluster.v1.TakeoverResponse.failover:type_name -> hasuite.cluster.v1.Failover
-	35, // 40: hasuite.cluster.v1.ShowLogResponse.records:type_name -> hasuite.cluster.v1.LogRecord
-	42, // 41: hasuite.cluster.v1.LogRecord.time:type_name -> google.protobuf.Timestamp
-	36, // 42: hasuite.cluster.v1.LogRecord.attrs:type_name -> hasuite.cluster.v1.LogAttr
-	39, // 43: hasuite.cluster.v1.MonitorEvent.node_change:type_name -> hasuite.cluster.v1.NodeChange
-	40, // 44: hasuite.cluster.v1.MonitorEvent.resource_change:type_name -> hasuite.cluster.v1.ResourceChange
-	35, // 45: hasuite.cluster.v1.MonitorEvent.log:type_name -> hasuite.cluster.v1.LogRecord
-	42, // 46: hasuite.cluster.v1.NodeChange.time:type_name -> google.protobuf.Timestamp
-	0,  // 47: hasuite.cluster.v1.NodeChange.role:type_name -> hasuite.cluster.v1.Role
-	1,  // 48: hasuite.cluster.v1.NodeChange.from:type_name -> hasuite.cluster.v1.NodeState
-	1,  // 49: hasuite.cluster.v1.NodeChange.to:type_name -> hasuite.cluster.v1.NodeState
-	42, // 50: hasuite.cluster.v1.ResourceChange.time:type_name -> google.protobuf.Timestamp
-	3,  // 51: hasuite.cluster.v1.ResourceChange.from:type_name -> hasuite.cluster.v1.ResourceState
-	3,  // 52: hasuite.cluster.v1.ResourceChange.to:type_name -> hasuite.cluster.v1.ResourceState
-	7,  // 53: hasuite.cluster.v1.Cluster.ShowStatus:input_type -> hasuite.cluster.v1.ShowStatusRequest
-	17, // 54: hasuite.cluster.v1.Cluster.ShowNodes:input_type -> hasuite.cluster.v1.ShowNodesRequest
-	19, // 55: hasuite.cluster.v1.Cluster.ShowStatistics:input_type -> hasuite.cluster.v1.ShowStatisticsRequest
-	24, // 56: hasuite.cluster.v1.Cluster.Reload:input_type -> hasuite.cluster.v1.ReloadRequest
-	26, // 57: hasuite.cluster.v1.Cluster.Validate:input_type -> hasuite.cluster.v1.ValidateRequest
-	29, // 58: hasuite.cluster.v1.Cluster.Standby:input_type -> hasuite.cluster.v1.StandbyRequest
-	31, // 59: hasuite.cluster.v1.Cluster.Takeover:input_type -> hasuite.cluster.v1.TakeoverRequest
-	33, // 60: hasuite.cluster.v1.Cluster.ShowLog:input_type -> hasuite.cluster.v1.ShowLogRequest
-	37, // 61: hasuite.cluster.v1.Cluster.Monitor:input_type -> hasuite.cluster.v1.MonitorRequest
-	8,  // 62: hasuite.cluster.v1.Cluster.ShowStatus:output_type -> hasuite.cluster.v1.ShowStatusResponse
-	18, // 63: hasuite.cluster.v1.Cluster.ShowNodes:output_type -> hasuite.cluster.v1.ShowNodesResponse
-	20, // 64: hasuite.cluster.v1.Cluster.ShowStatistics:output_type -> hasuite.cluster.v1.ShowStatisticsResponse
-	25, // 65: hasuite.cluster.v1.Cluster.Reload:output_type -> hasuite.cluster.v1.ReloadResponse
-	27, // 66: hasuite.cluster.v1.Cluster.Validate:output_type -> hasuite.cluster.v1.ValidateResponse
-	30, // 67: hasuite.cluster.v1.Cluster.Standby:output_type -> hasuite.cluster.v1.StandbyResponse
-	32, // 68: hasuite.cluster.v1.Cluster.Takeover:output_type -> hasuite.cluster.v1.TakeoverResponse
-	34, // 69: hasuite.cluster.v1.Cluster.ShowLog:output_type -> hasuite.cluster.v1.ShowLogResponse
-	38, // 70: hasuite.cluster.v1.Cluster.Monitor:output_type -> hasuite.cluster.v1.MonitorEvent
-	62, // [62:71] is the sub-list for method output_type
-	53, // [53:62] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	43, // 31: hasuite.cluster.v1.LinkStatistics.first_heard:type_name -> google.protobuf.Timestamp
+	43, // 32: hasuite.cluster.v1.LinkStatistics.alive_since:type_name -> google.protobuf.Timestamp
+	43, // 33: hasuite.cluster.v1.LinkStatistics.last_heard:type_name -> google.protobuf.Timestamp
+	43, // 34: hasuite.cluster.v1.MonitorStatistics.last_reply:type_name -> google.protobuf.Timestamp
+	5,  // 35: hasuite.cluster.v1.MonitorStatistics.state:type_name -> hasuite.cluster.v1.MonitorState
+	29, // 36: hasuite.cluster.v1.ReloadResponse.diagnostics:type_name -> hasuite.cluster.v1.Diagnostic
+	29, // 37: hasuite.cluster.v1.ValidateResponse.diagnostics:type_name -> hasuite.cluster.v1.Diagnostic
+	7,  // 38: hasuite.cluster.v1.Diagnostic.severity:type_name -> hasuite.cluster.v1.Severity
+	16, // 39: hasuite.cluster.v1.StandbyResponse.failover:type_name -> hasuite.cluster.v1.Failover
+	16, // 40: hasuite.cluster.v1.TakeoverResponse.failover:type_name -> hasuite.cluster.v1.Failover
+	36, // 41: hasuite.cluster.v1.ShowLogResponse.records:type_name -> hasuite.cluster.v1.LogRecord
+	43, // 42: hasuite.cluster.v1.LogRecord.time:type_name -> google.protobuf.Timestamp
+	37, // 43: hasuite.cluster.v1.LogRecord.attrs:type_name -> hasuite.cluster.v1.LogAttr
+	40, // 44: hasuite.cluster.v1.MonitorEvent.node_change:type_name -> hasuite.cluster.v1.NodeChange
+	41, // 45: hasuite.cluster.v1.MonitorEvent.resource_change:type_name -> hasuite.cluster.v1.ResourceChange
+	36, // 46: hasuite.cluster.v1.MonitorEvent.log:type_name -> hasuite.cluster.v1.LogRecord
+	43, // 47: hasuite.cluster.v1.NodeChange.time:type_name -> google.protobuf.Timestamp
+	0,  // 48: hasuite.cluster.v1.NodeChange.role:type_name -> hasuite.cluster.v1.Role
+	1,  // 49: hasuite.cluster.v1.NodeChange.from:type_name -> hasuite.cluster.v1.NodeState
+	1,  // 50: hasuite.cluster.v1.NodeChange.to:type_name -> hasuite.cluster.v1.NodeState
+	43, // 51: hasuite.cluster.v1.ResourceChange.time:type_name -> google.protobuf.Timestamp
+	3,  // 52: hasuite.cluster.v1.ResourceChange.from:type_name -> hasuite.cluster.v1.ResourceState
+	3,  // 53: hasuite.cluster.v1.ResourceChange.to:type_name -> hasuite.cluster.v1.ResourceState
+	8,  // 54: hasuite.cluster.v1.Cluster.ShowStatus:input_type -> hasuite.cluster.v1.ShowStatusRequest
+	18, // 55: hasuite.cluster.v1.Cluster.ShowNodes:input_type -> hasuite.cluster.v1.ShowNodesRequest
+	20, // 56: hasuite.cluster.v1.Cluster.ShowStatistics:input_type -> hasuite.cluster.v1.ShowStatisticsRequest
+	25, // 57: hasuite.cluster.v1.Cluster.Reload:input_type -> hasuite.cluster.v1.ReloadRequest
+	27, // 58: hasuite.cluster.v1.Cluster.Validate:input_type -> hasuite.cluster.v1.ValidateRequest
+	30, // 59: hasuite.cluster.v1.Cluster.Standby:input_type -> hasuite.cluster.v1.StandbyRequest
+	32, // 60: hasuite.cluster.v1.Cluster.Takeover:input_type -> hasuite.cluster.v1.TakeoverRequest
+	34, // 61: hasuite.cluster.v1.Cluster.ShowLog:input_type -> hasuite.cluster.v1.ShowLogRequest
+	38, // 62: hasuite.cluster.v1.Cluster.Monitor:input_type -> hasuite.cluster.v1.MonitorRequest
+	9,  // 63: hasuite.cluster.v1.Cluster.ShowStatus:output_type -> hasuite.cluster.v1.ShowStatusResponse
+	19, // 64: hasuite.cluster.v1.Cluster.ShowNodes:output_type -> hasuite.cluster.v1.ShowNodesResponse
+	21, // 65: hasuite.cluster.v1.Cluster.ShowStatistics:output_type -> hasuite.cluster.v1.ShowStatisticsResponse
+	26, // 66: hasuite.cluster.v1.Cluster.Reload:output_type -> hasuite.cluster.v1.ReloadResponse
+	28, // 67: hasuite.cluster.v1.Cluster.Validate:output_type -> hasuite.cluster.v1.ValidateResponse
+	31, // 68: hasuite.cluster.v1.Cluster.Standby:output_type -> hasuite.cluster.v1.StandbyResponse
+	33, // 69: hasuite.cluster.v1.Cluster.Takeover:output_type -> hasuite.cluster.v1.TakeoverResponse
+	35, // 70: hasuite.cluster.v1.Cluster.ShowLog:output_type -> hasuite.cluster.v1.ShowLogResponse
+	39, // 71: hasuite.cluster.v1.Cluster.Monitor:output_type -> hasuite.cluster.v1.MonitorEvent
+	63, // [63:72] is the sub-list for method output_type
+	54, // [54:63] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_hasuite_cluster_v1_cluster_proto_init() }
@@ -3253,7 +3353,7 @@ func file_hasuite_cluster_v1_cluster_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hasuite_cluster_v1_cluster_proto_rawDesc), len(file_hasuite_cluster_v1_cluster_proto_rawDesc)),
-			NumEnums:      7,
+			NumEnums:      8,
 			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
