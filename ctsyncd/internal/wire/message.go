@@ -64,9 +64,11 @@ const (
 // Message is one datagram.
 type Message struct {
 	Type Type
-	// Boot identifies the sender's run: random at start. A new Boot from
-	// the peer means it restarted: the receiver forgets the old sequence
-	// numbers and asks for a resync.
+	// Boot identifies the sender's run: its start time in tenths of a
+	// second (sync.NewBoot), so a restarted node has a greater Boot. A
+	// greater Boot from the peer means it restarted: the receiver forgets
+	// the old sequence numbers and asks for a resync; a smaller one is a
+	// replay of an older run and is dropped.
 	Boot uint32
 	// Counter numbers every message of a boot, of every type, strictly
 	// increasing; with authentication it is the replay protection of the
