@@ -54,15 +54,15 @@ func (x *Expect) Digest() uint64 {
 	binary.BigEndian.PutUint32(b[n+2:], x.Flags)
 	binary.BigEndian.PutUint32(b[n+6:], x.Class)
 	binary.BigEndian.PutUint32(b[n+10:], x.NATDir)
-	n += 14
-	return fnv1a(fnv1a(offset64, b[:n]), []byte(x.Helper))
+	n += 16
+	return hashString(hashWords(b[:n]), x.Helper)
 }
 
 // Bucket of an expectation among n.
 func (k ExpectKey) Bucket(n int) int {
-	var b [100]byte
+	var b [96]byte
 	m := putTuple(b[:], k.Master)
 	m += putTuple(b[m:], k.Tuple)
 	binary.BigEndian.PutUint16(b[m:], k.Zone)
-	return int(fnv1a(offset64, b[:m+2]) % uint64(n))
+	return int(hashWords(b[:m+8]) % uint64(n))
 }
