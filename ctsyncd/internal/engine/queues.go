@@ -1,0 +1,142 @@
+package engine
+
+import (
+	gosync "sync"
+
+	"github.com/hasuite/hasuite/ctsyncd/internal/cache"
+	"github.com/hasuite/hasuite/ctsyncd/internal/ct"
+)
+
+// maxQueuedEvents bounds the kernel events waiting for the loop. A loop
+// that falls this far behind blocks the listener, so the kernel's socket
+// buffer fills and overruns (ENOBUFS): that ends in a resync from a dump
+// (CS-B08) instead of in unbounded memory.
+const maxQueuedEvents = 1 << 16
+
+type entryEvent struct {
+	kind cache.EventKind
+	e    ct.Entry
+}
+
+type expectEvent struct {
+	kind cache.EventKind
+	x    ct.Expect
+}
+
+// kernelQueue carries kernel events from the listener's goroutine to the
+// loop in batches: the listener appends under the lock, the loop takes the
+// whole batch at once. It implements EventSink.
+type kernelQueue struct {
+	mu      gosync.Mutex
+	room    *gosync.Cond
+	entries []entryEvent
+	expects []expectEvent
+	overrun bool
+	closed  bool
+	// notify has room for one signal: "there is something to take".
+	notify chan struct{}
+}
+
+func newKernelQueue() *kernelQueue {
+	q := &kernelQueue{notify: make(chan struct{}, 1)}
+	q.room = gosync.NewCond(&q.mu)
+	return q
+}
+
+func (q *kernelQueue) signal() {
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+// wait blocks the listener while the queue is full; called with mu held.
+func (q *kernelQueue) wait() {
+	for !q.closed && len(q.entries)+len(q.expects) >= maxQueuedEvents {
+		q.room.Wait()
+	}
+}
+
+func (q *kernelQueue) Entry(kind cache.EventKind, e *ct.Entry) {
+	q.mu.Lock()
+	q.wait()
+	q.entries = append(q.entries, entryEvent{kind: kind, e: *e})
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *kernelQueue) Expect(kind cache.EventKind, x *ct.Expect) {
+	q.mu.Lock()
+	q.wait()
+	q.expects = append(q.expects, expectEvent{kind: kind, x: *x})
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *kernelQueue) Overrun() {
+	q.mu.Lock()
+	q.overrun = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+// take returns what is queued, reusing the slices the loop handed back
+// (entries[:0], expects[:0]), and whether an overrun happened since the
+// last take.
+func (q *kernelQueue) take(entries []entryEvent, expects []expectEvent) ([]entryEvent, []expectEvent, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	outE, outX, overrun := q.entries, q.expects, q.overrun
+	q.entries, q.expects, q.overrun = entries[:0], expects[:0], false
+	q.room.Broadcast()
+	return outE, outX, overrun
+}
+
+// close releases a listener blocked on a full queue; later events are
+// dropped.
+func (q *kernelQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.entries, q.expects = nil, nil
+	q.mu.Unlock()
+	q.room.Broadcast()
+}
+
+// packetQueue carries received datagrams from the channel's reader to the
+// loop; bounded like kernelQueue, except that a full queue drops the
+// datagram (the sync protocol recovers it: UDP may lose it anyway).
+type packetQueue struct {
+	mu      gosync.Mutex
+	packets [][]byte
+	dropped uint64
+	notify  chan struct{}
+}
+
+// maxQueuedPackets is about two sync-queue-size worth of datagrams.
+const maxQueuedPackets = 4096
+
+func newPacketQueue() *packetQueue { return &packetQueue{notify: make(chan struct{}, 1)} }
+
+// push copies b: the reader reuses its buffer.
+func (q *packetQueue) push(b []byte) {
+	q.mu.Lock()
+	if len(q.packets) >= maxQueuedPackets {
+		q.dropped++
+		q.mu.Unlock()
+		return
+	}
+	q.packets = append(q.packets, append([]byte(nil), b...))
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (q *packetQueue) take(reuse [][]byte) [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.packets
+	q.packets = reuse[:0]
+	return out
+}
