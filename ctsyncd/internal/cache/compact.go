@@ -171,8 +171,12 @@ func (entryKind) sameButTimeout(a, b erec) bool {
 	return a == b
 }
 
-// filterTuple is what the filter looks at: the original direction (CS-B04).
-func (entryKind) filterTuple(e ct.Entry) ct.Tuple { return e.Orig }
+// filterTuples are what the filter looks at: the original direction
+// (CS-B04), and the reply to tell the node's own connections from NAT
+// bindings on its addresses.
+func (entryKind) filterTuples(e ct.Entry) (orig, reply ct.Tuple, hasReply bool) {
+	return e.Orig, e.Reply, true
+}
 
 // xkey and xrec are a ct.Expect split into its key and the rest.
 type xkey struct {
@@ -225,4 +229,6 @@ func (expectKind) sameButTimeout(a, b xrec) bool {
 
 // filterTuple: an expectation is filtered by its master connection, so that
 // it is kept exactly when the connection that announced it is.
-func (expectKind) filterTuple(x ct.Expect) ct.Tuple { return x.Master }
+func (expectKind) filterTuples(x ct.Expect) (orig, reply ct.Tuple, hasReply bool) {
+	return x.Master, ct.Tuple{}, false
+}

@@ -17,15 +17,22 @@ type Filter struct {
 	// Ignore are the ignored prefixes (ignore-address). The engine adds
 	// the sync channel's own flows here; the cache has no special case.
 	Ignore []netip.Prefix
-	// Local are the node's own addresses, ignored as the guide advises
-	// (its flows are the node's own and die with it). The engine supplies
-	// them.
+	// Local are the node's own addresses. The guide advises ignoring
+	// them: connections that end at the node itself (its SSH, BGP) die
+	// with it, and their sockets are not synced. But a connection to or
+	// from a local address that NAT translates is a NAT binding through
+	// the node (DNAT on a VIP, SNAT to a VIP, Example 4-9), exactly what
+	// must survive a takeover. So an entry is the node's own only when an
+	// end is a local address in the original direction and the same
+	// address in the reply (not translated); expectations are not judged
+	// by Local at all (their master was). The engine supplies the list.
 	Local []netip.Addr
 }
 
 // matcher is a Filter compiled for the per-event check: a protocol bit set
 // and the prefixes split by family, IPv4 as integers.
 type matcher struct {
+	local     map[netip.Addr]bool
 	allProtos bool
 	protos    [4]uint64
 	v4        []prefix4
@@ -57,7 +64,10 @@ func compile(f Filter) *matcher {
 	for _, a := range f.Local {
 		a = a.Unmap().WithZone("")
 		if a.IsValid() {
-			add(netip.PrefixFrom(a, a.BitLen()))
+			if m.local == nil {
+				m.local = map[netip.Addr]bool{}
+			}
+			m.local[a] = true
 		}
 	}
 	return m
@@ -68,12 +78,20 @@ func u32(a netip.Addr) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
-// accepts reports whether a connection whose original tuple is t is kept.
-func (m *matcher) accepts(t ct.Tuple) bool {
-	if !m.allProtos && m.protos[t.Proto/64]&(1<<(t.Proto%64)) == 0 {
+// accepts reports whether a connection is kept: orig is its original
+// tuple (an expectation's master), reply its reply tuple when it has one.
+func (m *matcher) accepts(orig, reply ct.Tuple, hasReply bool) bool {
+	if !m.allProtos && m.protos[orig.Proto/64]&(1<<(orig.Proto%64)) == 0 {
 		return false
 	}
-	return !m.ignored(t.Src) && !m.ignored(t.Dst)
+	if m.ignored(orig.Src) || m.ignored(orig.Dst) {
+		return false
+	}
+	if !hasReply || m.local == nil {
+		return true
+	}
+	own := func(a, same netip.Addr) bool { return m.local[a.Unmap().WithZone("")] && a == same }
+	return !own(orig.Src, reply.Dst) && !own(orig.Dst, reply.Src)
 }
 
 func (m *matcher) ignored(a netip.Addr) bool {

@@ -86,7 +86,7 @@ type local[V, K any, CK, R comparable, O kind[V, K, CK, R]] struct {
 // "updated failed", like conntrackd; a Destroy of an unknown value counts
 // as "destroyed failed".
 func (l *local[V, K, CK, R, O]) Apply(kind EventKind, v *V) (Change[V], bool) {
-	if !l.filter.accepts(l.t.kind.filterTuple(*v)) {
+	if !l.filter.accepts(l.t.kind.filterTuples(*v)) {
 		return Change[V]{}, false
 	}
 	c := &l.counters
@@ -128,7 +128,7 @@ func (l *local[V, K, CK, R, O]) BeginResync() {
 // ResyncAdd adds one value of the dump, returning the change to replicate
 // if it is new or differs from the cached one.
 func (l *local[V, K, CK, R, O]) ResyncAdd(v *V) (Change[V], bool) {
-	if !l.filter.accepts(l.t.kind.filterTuple(*v)) {
+	if !l.filter.accepts(l.t.kind.filterTuples(*v)) {
 		return Change[V]{}, false
 	}
 	switch l.t.put(*v, l.gen, 0) {
@@ -168,7 +168,7 @@ func (l *local[V, K, CK, R, O]) SetFilter(f Filter) []K {
 	l.filter = compile(f)
 	var out []K
 	l.t.removeIf(allBuckets,
-		func(s *slot[CK, R]) bool { return !l.filter.accepts(l.t.kind.filterTuple(l.t.value(s))) },
+		func(s *slot[CK, R]) bool { return !l.filter.accepts(l.t.kind.filterTuples(l.t.value(s))) },
 		func(v V) { out = append(out, l.t.kind.keyOf(v)) })
 	return out
 }

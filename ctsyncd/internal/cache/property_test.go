@@ -28,7 +28,7 @@ func TestPropertyInternalExternal(t *testing.T) {
 		ex := NewExternal()
 		model := map[ct.Key]ct.Entry{}
 		filter := Filter{}
-		accepted := func(e *ct.Entry) bool { return compile(filter).accepts(e.Orig) }
+		accepted := func(e *ct.Entry) bool { return compile(filter).accepts(e.Orig, e.Reply, true) }
 		send := func(ch Change[ct.Entry]) {
 			if r.IntN(10) == 0 { // lost on the link
 				return

@@ -24,7 +24,7 @@ type kind[V, K any, CK, R comparable] interface {
 	digest(v V) uint64
 	timeout(r R) uint32
 	sameButTimeout(a, b R) bool
-	filterTuple(v V) ct.Tuple
+	filterTuples(v V) (orig, reply ct.Tuple, hasReply bool)
 }
 
 // slot is one stored value with what the caches keep beside it.

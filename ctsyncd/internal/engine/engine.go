@@ -396,4 +396,3 @@ func modeWire(m Mode) wire.State {
 	}
 	return wire.StateUnknown
 }
-
