@@ -4,8 +4,11 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +21,7 @@ const rssAfter = 10 * time.Second
 
 // BenchmarkIdle measures memory (VmRSS) and CPU (utime+stime) of the ACTIVE
 // and the STANDBY node of one idle pair: heartbeats on two links every
-// keepalive, one monitor pinged, nothing failing.
+// keepalive, two monitors pinged, nothing failing.
 func BenchmarkIdle(b *testing.B) {
 	netlab.RequirePrivileged(b)
 	bin := clusterdBinary(b)
@@ -59,6 +62,9 @@ func measureIdle(ctx context.Context, lab *netlab.Lab, bin, dir string, window t
 		if results[i].RSS, err = netlab.RSS(pids[i]); err != nil {
 			return err
 		}
+		if results[i].Anon, results[i].File, err = rssSplit(pids[i]); err != nil {
+			return err
+		}
 		if cpu0[i], err = netlab.CPUTime(pids[i]); err != nil {
 			return err
 		}
@@ -81,6 +87,9 @@ func measureIdle(ctx context.Context, lab *netlab.Lab, bin, dir string, window t
 		if results[i].RSSEnd, err = netlab.RSS(pids[i]); err != nil {
 			return err
 		}
+		if results[i].AnonEnd, results[i].FileEnd, err = rssSplit(pids[i]); err != nil {
+			return err
+		}
 	}
 	// The roles must not have moved while measured.
 	on1, err1 := hasAddress(lab.Node("r1"), clusterIP)
@@ -89,6 +98,43 @@ func measureIdle(ctx context.Context, lab *netlab.Lab, bin, dir string, window t
 		return fmt.Errorf("after the window the cluster IP is on r1 %v, on r2 %v (%v %v): the pair did not stay idle", on1, on2, err1, err2)
 	}
 	return nil
+}
+
+// rssSplit sums RssAnon and RssFile of /proc/PID/status over pids, in
+// bytes: where a growing VmRSS (netlab.RSS) grows.
+func rssSplit(pids []int) (anon, file int64, err error) {
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return 0, 0, err
+		}
+		a, errA := statusKB(string(b), "RssAnon:")
+		f, errF := statusKB(string(b), "RssFile:")
+		if err := errors.Join(errA, errF); err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/status: %w", pid, err)
+		}
+		anon, file = anon+a, file+f
+	}
+	return anon, file, nil
+}
+
+// statusKB is the value of a /proc/PID/status line such as
+// "RssAnon:	    8192 kB", in bytes.
+func statusKB(status, key string) (int64, error) {
+	for line := range strings.Lines(status) {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			f := strings.Fields(rest)
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, fmt.Errorf("%s %q: want a number of kB", key, strings.TrimSpace(rest))
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s %w", key, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s line", key)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -21,8 +21,11 @@ import (
 
 const (
 	clusterIP = "10.6.0.100"
-	monitorIP = "10.6.0.55"
 	clientIP  = "10.6.0.50"
+	// monitorIP is the monitor host on the LAN, upstreamIP the one on the
+	// routers' upstream link, as in clusterd/e2e.
+	monitorIP  = "10.6.0.55"
+	upstreamIP = "10.1.0.1"
 	// keepalive and dead are the guide's stateful-failover example
 	// (Example 4-4): what issue 4's aim is stated for.
 	keepalive = 500 * time.Millisecond
@@ -34,22 +37,25 @@ const (
 	secret       = "bench-secret-0123456789"
 )
 
-// topology is clusterd/e2e's: the client, the monitor host and eth0 of
-// both routers on the LAN of the cluster IP, eth1 of both routers on a
-// second heartbeat link.
+// topology is clusterd/e2e's: the client, the LAN monitor host and eth0
+// of both routers on the LAN of the cluster IP, eth1 of both routers on a
+// second heartbeat link, eth2 of both routers and the upstream monitor
+// host on an upstream link that carries no heartbeats.
 var topology = func() netlab.Topology {
-	host := func(name, addr string) netlab.NodeSpec {
-		return netlab.NodeSpec{Name: name, Interfaces: []netlab.Interface{{Name: "eth0", Bridge: "lan", Addrs: []string{addr + "/24"}}}}
+	host := func(name, bridge, addr string) netlab.NodeSpec {
+		return netlab.NodeSpec{Name: name, Interfaces: []netlab.Interface{{Name: "eth0", Bridge: bridge, Addrs: []string{addr + "/24"}}}}
 	}
 	router := func(name string, n int) netlab.NodeSpec {
 		return netlab.NodeSpec{Name: name, Interfaces: []netlab.Interface{
 			{Name: "eth0", Bridge: "lan", Addrs: []string{fmt.Sprintf("10.6.0.%d/24", n)}},
 			{Name: "eth1", Bridge: "hb", Addrs: []string{fmt.Sprintf("10.7.0.%d/24", n)}},
+			{Name: "eth2", Bridge: "up", Addrs: []string{fmt.Sprintf("10.1.0.%d/24", 10+n)}},
 		}}
 	}
 	return netlab.Topology{
-		Bridges: []string{"lan", "hb"},
-		Nodes:   []netlab.NodeSpec{host("client", clientIP), host("monitor", monitorIP), router("r1", 1), router("r2", 2)},
+		Bridges: []string{"lan", "hb", "up"},
+		Nodes: []netlab.NodeSpec{host("client", "lan", clientIP), host("monitor", "lan", monitorIP),
+			host("upstream", "up", upstreamIP), router("r1", 1), router("r2", 2)},
 	}
 }()
 
@@ -57,13 +63,15 @@ var topology = func() netlab.Topology {
 var r1Addrs = []string{"10.6.0.1", "10.7.0.1"}
 
 // clusterConfig is Example 4-4 adapted to the lab: one group, the cluster
-// IP on the LAN, both links for heartbeats, keepalive 500 ms, dead 2000 ms.
+// IP on the LAN, both links for heartbeats, both monitor hosts, keepalive
+// 500 ms, dead 2000 ms.
 // init-dead-interval is short because both nodes start together.
 func clusterConfig() string {
 	return fmt.Sprintf(`cluster {
     dead-interval %d
     group cluster1 {
         auto-failback false
+        monitor %s
         monitor %s
         primary R1
         secondary R2
@@ -76,7 +84,7 @@ func clusterConfig() string {
     monitor-dead-interval 2000
     pre-shared-secret %q
 }
-`, dead.Milliseconds(), monitorIP, clusterIP, keepalive.Milliseconds(), secret)
+`, dead.Milliseconds(), monitorIP, upstreamIP, clusterIP, keepalive.Milliseconds(), secret)
 }
 
 // startClusterd runs clusterd in node as name (R1, R2), its files in dir.

@@ -39,7 +39,7 @@ var failures = []failure{
 			if err := p.Kill(); err != nil {
 				return err
 			}
-			for _, port := range []string{"eth0", "eth1"} {
+			for _, port := range []string{"eth0", "eth1", "eth2"} {
 				if err := r1.CutPort(port); err != nil {
 					return err
 				}

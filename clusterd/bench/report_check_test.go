@@ -77,7 +77,8 @@ func TestRender(t *testing.T) {
 	r.addOutage(outageResult{Failure: failures[1].Name, Leaving: true,
 		Samples: []measured{{Outage: 10 * ms, Announced: 3 * ms, Replied: 7 * ms, FromFailure: 5 * ms}},
 		Errors:  []string{"R2 never took over\nlog lines"}})
-	r.addIdle(idleResult{Node: "R1", Role: "ACTIVE", Window: 30 * time.Second, Processes: 1, RSS: 18 << 20, RSSEnd: 19 << 20, CPUPercent: 0.2})
+	r.addIdle(idleResult{Node: "R1", Role: "ACTIVE", Window: 30 * time.Second, Processes: 1, RSS: 18 << 20, RSSEnd: 19 << 20,
+		Anon: 10 << 20, File: 8 << 20, AnonEnd: 10 << 20, FileEnd: 9 << 20, CPUPercent: 0.2})
 	r.addIdle(idleResult{Node: "R2", Role: "STANDBY", Window: 30 * time.Second, Error: "R1 never became the only holder"})
 	got := r.render(machine{Date: time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC), CPUs: 2, CPUModel: "Test CPU", Kernel: "6.18", LoadBefore: "0.10", LoadAfter: "1.90"})
 

@@ -106,16 +106,21 @@ type idleResult struct {
 	Window      time.Duration
 	Processes   int
 	RSS, RSSEnd int64
-	CPUPercent  float64
-	Error       string
+	// Anon and File split RSS (RssAnon, RssFile; shared memory is the
+	// rest): the heap and stacks against the executable's pages, which
+	// the start-up trim dropped and which come back as they are used.
+	Anon, AnonEnd, File, FileEnd int64
+	CPUPercent                   float64
+	Error                        string
 }
 
 func (r idleResult) summary() string {
 	if r.Error != "" {
 		return fmt.Sprintf("%s %s: failed: %s", r.Node, r.Role, r.Error)
 	}
-	return fmt.Sprintf("%s %s: RSS %.1f MiB after %v (%.1f MiB at the end, %d processes), CPU %.3f %% of a core over %v",
-		r.Node, r.Role, mib(r.RSS), rssAfter, mib(r.RSSEnd), r.Processes, r.CPUPercent, r.Window)
+	return fmt.Sprintf("%s %s: RSS %.1f MiB after %v, anon %.1f + file %.1f (%.1f MiB at the end, anon %.1f + file %.1f, %d processes), CPU %.3f %% of a core over %v",
+		r.Node, r.Role, mib(r.RSS), rssAfter, mib(r.Anon), mib(r.File), mib(r.RSSEnd), mib(r.AnonEnd), mib(r.FileEnd),
+		r.Processes, r.CPUPercent, r.Window)
 }
 
 type machine struct {
@@ -220,17 +225,19 @@ func (r *results) render(m machine) string {
 	}
 	if len(r.idle) > 0 {
 		w("\n### Idle pair: memory and CPU\n\n")
-		w("Both nodes of one pair up, nothing failing: heartbeats on two links every %s, one monitor pinged. "+
-			"VmRSS %s after the start and at the end of the window, utime+stime over the window.\n\n", ms(keepalive), seconds(rssAfter))
-		w("| node | state | processes | RSS MiB at %s | RSS MiB at the end | CPU %% of a core | window |\n|---|---|---|---|---|---|---|\n", seconds(rssAfter))
+		w("Both nodes of one pair up, nothing failing: heartbeats on two links every %s, two monitors pinged. "+
+			"VmRSS %s after the start and at the end of the window, split into anonymous memory (heap, stacks) and file "+
+			"pages (the executable's), utime+stime over the window.\n\n", ms(keepalive), seconds(rssAfter))
+		w("| node | state | processes | RSS MiB at %s (anon + file) | RSS MiB at the end (anon + file) | CPU %% of a core | window |\n"+
+			"|---|---|---|---|---|---|---|\n", seconds(rssAfter))
 		for _, i := range r.idle {
 			if i.Error != "" {
 				w("| %s | %s | — | — | — | — | %s |\n", i.Node, i.Role, seconds(i.Window))
 				notes = append(notes, fmt.Sprintf("%s %s: %s", i.Node, i.Role, firstLine(i.Error)))
 				continue
 			}
-			w("| %s | %s | %d | %.1f | %.1f | %.3f | %s |\n", i.Node, i.Role, i.Processes, mib(i.RSS), mib(i.RSSEnd),
-				i.CPUPercent, seconds(i.Window))
+			w("| %s | %s | %d | %.1f (%.1f + %.1f) | %.1f (%.1f + %.1f) | %.3f | %s |\n", i.Node, i.Role, i.Processes,
+				mib(i.RSS), mib(i.Anon), mib(i.File), mib(i.RSSEnd), mib(i.AnonEnd), mib(i.FileEnd), i.CPUPercent, seconds(i.Window))
 		}
 	}
 	if len(notes) > 0 {

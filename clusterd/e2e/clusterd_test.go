@@ -3,8 +3,9 @@
 // Package e2e runs the clusterd binary ($HASUITE_BIN/clusterd, built by
 // `go build -o bin/ ./clusterd`) on two routers in a netlab, as guide
 // chapter 3 sets them up: R1 and R2 on the LAN of the cluster IP, a second
-// heartbeat link between them, a monitor host on the LAN, and a client that
-// must always reach the cluster IP.
+// heartbeat link between them, two monitor hosts (one on the LAN, one
+// upstream, as the guide's 10.6.0.55 and 10.1.0.1), and a client that must
+// always reach the cluster IP.
 package e2e
 
 import (
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,8 +32,11 @@ import (
 
 const (
 	clusterIP = "10.6.0.100"
-	monitorIP = "10.6.0.55"
 	clientIP  = "10.6.0.50"
+	// monitorIP is the monitor host on the LAN, upstreamIP the one on the
+	// routers' upstream link: a node can lose either alone.
+	monitorIP  = "10.6.0.55"
+	upstreamIP = "10.1.0.1"
 	// patience bounds every wait; a failover takes about a second here.
 	patience = 30 * time.Second
 	// secret is long enough not to draw validate's warning.
@@ -43,8 +48,8 @@ const (
 // each case takes seconds, not the guide's minutes.
 type spec struct {
 	autoFailback bool
-	secret       string // empty: the shared secret
-	monitors     []string
+	secret       string   // empty: the shared secret
+	monitors     []string // nil: both monitor hosts, the LAN's first
 }
 
 func (s spec) config() string {
@@ -52,7 +57,7 @@ func (s spec) config() string {
 		s.secret = secret
 	}
 	if s.monitors == nil {
-		s.monitors = []string{monitorIP}
+		s.monitors = []string{monitorIP, upstreamIP}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "cluster {\n    dead-interval 1000\n    group cluster1 {\n        auto-failback %t\n", s.autoFailback)
@@ -85,21 +90,26 @@ func clusterdBinary(t *testing.T) string {
 
 // newLab is the chapter's set-up: eth0 of both routers, the client and the
 // monitor host on the LAN bridge, eth1 of both routers on the heartbeat
-// bridge (the second cluster interface).
+// bridge (the second cluster interface), eth2 of both routers and the
+// upstream monitor host on the upstream bridge, which carries no
+// heartbeats: cutting a router's eth2 costs it that monitor alone, cutting
+// the upstream host's costs both routers the same monitor.
 func newLab(t *testing.T) *netlab.Lab {
 	netlab.RequirePrivileged(t)
-	host := func(name, addr string) netlab.NodeSpec {
-		return netlab.NodeSpec{Name: name, Interfaces: []netlab.Interface{{Name: "eth0", Bridge: "lan", Addrs: []string{addr + "/24"}}}}
+	host := func(name, bridge, addr string) netlab.NodeSpec {
+		return netlab.NodeSpec{Name: name, Interfaces: []netlab.Interface{{Name: "eth0", Bridge: bridge, Addrs: []string{addr + "/24"}}}}
 	}
 	router := func(name string, n int) netlab.NodeSpec {
 		return netlab.NodeSpec{Name: name, Interfaces: []netlab.Interface{
 			{Name: "eth0", Bridge: "lan", Addrs: []string{fmt.Sprintf("10.6.0.%d/24", n)}},
 			{Name: "eth1", Bridge: "hb", Addrs: []string{fmt.Sprintf("10.7.0.%d/24", n)}},
+			{Name: "eth2", Bridge: "up", Addrs: []string{fmt.Sprintf("10.1.0.%d/24", 10+n)}},
 		}}
 	}
 	return netlab.New(t, netlab.Topology{
-		Bridges: []string{"lan", "hb"},
-		Nodes:   []netlab.NodeSpec{host("client", clientIP), host("monitor", monitorIP), router("r1", 1), router("r2", 2)},
+		Bridges: []string{"lan", "hb", "up"},
+		Nodes: []netlab.NodeSpec{host("client", "lan", clientIP), host("monitor", "lan", monitorIP),
+			host("upstream", "up", upstreamIP), router("r1", 1), router("r2", 2)},
 	})
 }
 
@@ -208,9 +218,10 @@ func (r *router) status(ctx context.Context) (*clusterv1.Status, error) {
 }
 
 // statusReport is the guide's `show cluster status` for this lab, whose
-// only variable parts are the local node and the two nodes' and the
-// monitor's states and the holder line (CL-O01).
-func statusReport(local, primary, secondary, monitor, holder string) string {
+// only variable parts are the local node, the two nodes' states, the two
+// monitors' (the LAN's, then the upstream one) and the holder line
+// (CL-O01).
+func statusReport(local, primary, secondary, lan, upstream, holder string) string {
 	this := func(n string) string {
 		if n == local {
 			return n + " (this node)"
@@ -228,10 +239,11 @@ Primary %s: %s
 Secondary %s: %s
 
 Monitor 10.6.0.55: %s
+Monitor 10.1.0.1: %s
 
 Resources [10.6.0.100 record::a record::b]:
   %s
-`, role, local, this("R1"), primary, this("R2"), secondary, monitor, holder)
+`, role, local, this("R1"), primary, this("R2"), secondary, lan, upstream, holder)
 }
 
 // waitReport waits until `show cluster status` on r prints want.
@@ -285,9 +297,15 @@ const (
 	active  role = iota // NODE_STATE_ACTIVE, ACTIVE on the bus, resources active here
 	standby             // NODE_STATE_ACTIVE_STANDBY, STANDBY on the bus, resources active on the peer
 	downMon             // NODE_STATE_DOWN_MONITOR, DOWN on the bus, resources active on the peer
+	// activeDownMon: NODE_STATE_DOWN_MONITOR, ACTIVE on the bus, resources
+	// active here: a holder that lost a monitor the peer lost too, or
+	// verifying a new one, keeps them (CL-Q04, CL-B23).
+	activeDownMon
 )
 
-func (w role) String() string { return [...]string{"active", "standby", "down (monitor)"}[w] }
+func (w role) String() string {
+	return [...]string{"active", "standby", "down (monitor)", "active, down (monitor)"}[w]
+}
 
 // busState is the state clusterd publishes for cluster/cluster1 on the
 // failover bus (CL-B22), what ctsyncd would follow.
@@ -311,9 +329,9 @@ func (r *router) busState(ctx context.Context) (busv1.State, error) {
 	return 0, fmt.Errorf("%s publishes no cluster/cluster1 on the bus: %v", r.name, resp.GetGroups())
 }
 
-// is is a condition: the router's clusterd is in role w, by its status
-// and by the bus.
-func (r *router) is(ctx context.Context, w role) netlab.Condition {
+// is is a condition: the router's clusterd is in role w (in one of the
+// roles more), by its status and by the bus.
+func (r *router) is(ctx context.Context, w role, more ...role) netlab.Condition {
 	return func() (bool, string) {
 		if r.proc.Exited() {
 			return false, "clusterd exited:\n" + r.proc.Output()
@@ -328,19 +346,52 @@ func (r *router) is(ctx context.Context, w role) netlab.Condition {
 		}
 		res := s.GetResources()
 		held := res.GetState() == clusterv1.ResourceState_RESOURCE_STATE_ACTIVE
-		got := fmt.Sprintf("%s: self %s, bus %s, resources %s on %q (here %t)", r.name, local(s).GetState(), onBus,
-			res.GetState(), res.GetHolder(), res.GetHolderIsThisNode())
-		switch w {
-		case active:
-			return local(s).GetState() == clusterv1.NodeState_NODE_STATE_ACTIVE && onBus == busv1.State_STATE_ACTIVE &&
-				held && res.GetHolderIsThisNode(), got
-		case standby:
-			return local(s).GetState() == clusterv1.NodeState_NODE_STATE_ACTIVE_STANDBY && onBus == busv1.State_STATE_STANDBY &&
-				held && !res.GetHolderIsThisNode(), got
-		default:
-			return local(s).GetState() == clusterv1.NodeState_NODE_STATE_DOWN_MONITOR && onBus == busv1.State_STATE_DOWN &&
-				held && !res.GetHolderIsThisNode(), got
+		self := local(s).GetState()
+		got := fmt.Sprintf("%s: self %s, bus %s, resources %s on %q (here %t), want %v", r.name, self, onBus,
+			res.GetState(), res.GetHolder(), res.GetHolderIsThisNode(), append([]role{w}, more...))
+		for _, w := range append([]role{w}, more...) {
+			var ok bool
+			switch w {
+			case active:
+				ok = self == clusterv1.NodeState_NODE_STATE_ACTIVE && onBus == busv1.State_STATE_ACTIVE && held && res.GetHolderIsThisNode()
+			case standby:
+				ok = self == clusterv1.NodeState_NODE_STATE_ACTIVE_STANDBY && onBus == busv1.State_STATE_STANDBY && held && !res.GetHolderIsThisNode()
+			case downMon:
+				ok = self == clusterv1.NodeState_NODE_STATE_DOWN_MONITOR && onBus == busv1.State_STATE_DOWN && held && !res.GetHolderIsThisNode()
+			case activeDownMon:
+				ok = self == clusterv1.NodeState_NODE_STATE_DOWN_MONITOR && onBus == busv1.State_STATE_ACTIVE && held && res.GetHolderIsThisNode()
+			}
+			if ok {
+				return true, got
+			}
 		}
+		return false, got
+	}
+}
+
+// holds is a condition: r holds the resources (ACTIVE on the bus, the
+// resources active here), or with here false leaves them to the peer (not
+// ACTIVE on the bus, the resources active there), whatever it says of
+// itself: a node verifying a new monitor shows itself Active (standby)
+// while the bus says DOWN until the monitor answers.
+func (r *router) holds(ctx context.Context, here bool) netlab.Condition {
+	return func() (bool, string) {
+		if r.proc.Exited() {
+			return false, "clusterd exited:\n" + r.proc.Output()
+		}
+		s, err := r.status(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		onBus, err := r.busState(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		res := s.GetResources()
+		held := res.GetState() == clusterv1.ResourceState_RESOURCE_STATE_ACTIVE && res.GetHolderIsThisNode() == here
+		return held && (onBus == busv1.State_STATE_ACTIVE) == here,
+			fmt.Sprintf("%s: self %s, bus %s, resources %s on %q (here %t), want them here %t", r.name, local(s).GetState(),
+				onBus, res.GetState(), res.GetHolder(), res.GetHolderIsThisNode(), here)
 	}
 }
 
@@ -431,6 +482,74 @@ func holdsFor(t *testing.T, d time.Duration, cond netlab.Condition) {
 			t.Fatal(t.Context().Err())
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// watcher checks a condition in the background while the test acts (a
+// reload), so that a brief wrong state between two steps shows too.
+type watcher struct {
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	checks   int
+	failure  string
+}
+
+// watch checks cond at once and then every 100 ms until Stop, for at most
+// 4*patience.
+func watch(t *testing.T, cond netlab.Condition) *watcher {
+	t.Helper()
+	w := &watcher{stop: make(chan struct{}), done: make(chan struct{})}
+	started := time.Now()
+	go func() {
+		defer close(w.done)
+		for deadline := started.Add(4 * patience); time.Now().Before(deadline); {
+			ok, status := cond()
+			w.checks++
+			if !ok {
+				w.failure = fmt.Sprintf("after %v: %s", time.Since(started).Round(time.Millisecond), status)
+				return
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		w.failure = fmt.Sprintf("still watching after %v: the test never stopped the watch", 4*patience)
+	}()
+	t.Cleanup(w.halt)
+	return w
+}
+
+func (w *watcher) halt() {
+	w.stopOnce.Do(func() { close(w.stop) })
+	<-w.done
+}
+
+// Stop ends the watch and fails the test if the condition ever failed.
+func (w *watcher) Stop(t *testing.T) {
+	t.Helper()
+	w.halt()
+	if w.failure != "" {
+		t.Fatalf("condition stopped holding %s", w.failure)
+	}
+	t.Logf("condition held at each of %d checks", w.checks)
+}
+
+// monitorCounts is a condition: r's status counts here of total monitors
+// reachable from r and there from its peer (from the peer's heartbeats).
+func (r *router) monitorCounts(ctx context.Context, here, there, total uint32) netlab.Condition {
+	return func() (bool, string) {
+		st, err := r.status(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		l, p := local(st), peer(st)
+		return l.GetMonitorsReachable() == here && l.GetMonitorsTotal() == total &&
+				p.GetMonitorsReachable() == there && p.GetMonitorsTotal() == total,
+			fmt.Sprintf("%s counts %d of %d monitors here, %d of %d on the peer; want %d, %d of %d", r.name,
+				l.GetMonitorsReachable(), l.GetMonitorsTotal(), p.GetMonitorsReachable(), p.GetMonitorsTotal(), here, there, total)
 	}
 }
 

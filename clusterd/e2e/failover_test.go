@@ -31,7 +31,7 @@ func TestCL_B08_B19_B20_PrimaryKilled(t *testing.T) {
 				t.Fatal(err)
 			}
 			killed := time.Now()
-			for _, port := range []string{"eth0", "eth1"} {
+			for _, port := range []string{"eth0", "eth1", "eth2"} {
 				if err := r1.node.CutPort(port); err != nil {
 					t.Fatal(err)
 				}
@@ -48,29 +48,31 @@ func TestCL_B08_B19_B20_PrimaryKilled(t *testing.T) {
 				t.Errorf("R2 sees R1 %s, want DOWN", got)
 			}
 			// Example 3-10.
-			r2.waitReport(t, statusReport("R2", "Down", "Active", "Reachable", "Active on secondary R2 (this node)"))
+			r2.waitReport(t, statusReport("R2", "Down", "Active", "Reachable", "Reachable", "Active on secondary R2 (this node)"))
 			if held, err := holders(clusterIP, r1.node); err != nil || len(held) == 0 {
 				t.Fatalf("the killed clusterd should have left %s on R1: %v %v", clusterIP, held, err)
 			}
 
-			t.Log("restart R1's clusterd with the heartbeat link back, the LAN still cut")
+			t.Log("restart R1's clusterd with the heartbeat link back, the LAN and upstream still cut")
 			if err := r1.node.RestorePort("eth1"); err != nil {
 				t.Fatal(err)
 			}
 			r1.start(t)
 			netlab.WaitFor(t, patience, onlyHolder(r2, r1, r2))
-			// Without the LAN R1 reaches no monitor: it must not take the
-			// resources whatever auto-failback says (CL-B11).
+			// Without the LAN and upstream R1 reaches no monitor: it must
+			// not take the resources whatever auto-failback says (CL-B11).
 			r1.wait(t, downMon)
-			if err := r1.node.RestorePort("eth0"); err != nil {
-				t.Fatal(err)
+			for _, port := range []string{"eth0", "eth2"} {
+				if err := r1.node.RestorePort(port); err != nil {
+					t.Fatal(err)
+				}
 			}
 
 			if !autoFailback {
 				r1.wait(t, standby)
 				holdsFor(t, 3*time.Second, all(r1.is(t.Context(), standby), r2.is(t.Context(), active), onlyHolder(r2, r1, r2)))
 				client.WaitPing(t, clusterIP, patience)
-				r1.waitReport(t, statusReport("R1", "Active (standby)", "Active", "Reachable", "Active on secondary R2"))
+				r1.waitReport(t, statusReport("R1", "Active (standby)", "Active", "Reachable", "Reachable", "Active on secondary R2"))
 				// The killed run's starts, then the restarted run's stops
 				// of what it left running, in reverse and before its
 				// address goes; R1 never took the resources again.
@@ -92,23 +94,25 @@ func TestCL_B08_B19_B20_PrimaryKilled(t *testing.T) {
 	}
 }
 
-// TestCL_B11_B12_MonitorLost: R1 can no longer reach the monitor (its
-// replies are dropped in R1) while R2 still can: R1 shows itself Down and
-// gives the resources up, R2 takes them (CL-B11, CL-B12).
+// TestCL_B11_B12_MonitorLost: R1's upstream link is cut, so R1 reaches one
+// of its two monitors while R2 still reaches both: R1 shows itself Down
+// and gives the resources up, R2 takes them (CL-B11, CL-B12: the peer
+// reaches strictly more monitors, CL-Q04).
 func TestCL_B11_B12_MonitorLost(t *testing.T) {
 	lab, r1, r2 := pair(t, spec{})
-	drop := []string{"INPUT", "-p", "icmp", "-s", monitorIP, "-j", "DROP"}
-	if out, err := r1.node.Run(t.Context(), "iptables", append([]string{"-A"}, drop...)...); err != nil {
-		t.Fatalf("iptables in R1: %v: %s", err, out)
+	if err := r1.node.CutPort("eth2"); err != nil {
+		t.Fatal(err)
 	}
 	r1.wait(t, downMon)
 	r2.wait(t, active)
 	netlab.WaitFor(t, patience, onlyHolder(r2, r1, r2))
 	lab.Node("client").WaitPing(t, clusterIP, patience)
+	// Both nodes agree on the counts that decided: R2 2 of 2, R1 1 of 2.
+	netlab.WaitFor(t, patience, all(r1.monitorCounts(t.Context(), 1, 2, 2), r2.monitorCounts(t.Context(), 2, 1, 2)))
 	// Examples 3-8 and 3-9, with the guide's two wordings (CL-Q07).
-	r1.waitReport(t, statusReport("R1", "Down (at least 1 monitor not reachable)", "Active", "Unreachable",
+	r1.waitReport(t, statusReport("R1", "Down (at least 1 monitor not reachable)", "Active", "Reachable", "Unreachable",
 		"Active on secondary R2"))
-	r2.waitReport(t, statusReport("R2", "Down (at least 1 monitor node not reachable)", "Active", "Reachable",
+	r2.waitReport(t, statusReport("R2", "Down (at least 1 monitor node not reachable)", "Active", "Reachable", "Reachable",
 		"Active on secondary R2 (this node)"))
 	// R1 stopped its services in reverse (CL-B15), before R2 started
 	// them (CL-B16).
@@ -116,11 +120,54 @@ func TestCL_B11_B12_MonitorLost(t *testing.T) {
 	r2.waitCalls(t, "a start ip=1", "b start ip=1")
 	handedOver(t, r1, r2)
 	// Non-revertive: R1 reaching the monitor again changes nothing.
-	if out, err := r1.node.Run(t.Context(), "iptables", append([]string{"-D"}, drop...)...); err != nil {
-		t.Fatalf("iptables in R1: %v: %s", err, out)
+	if err := r1.node.RestorePort("eth2"); err != nil {
+		t.Fatal(err)
 	}
 	r1.wait(t, standby)
 	holdsFor(t, 2*time.Second, all(r2.is(t.Context(), active), onlyHolder(r2, r1, r2)))
+}
+
+// TestCL_B11_Q04_BothLoseMonitor: the upstream monitor host goes away, so
+// both nodes reach one of their two monitors: neither is better, and the
+// current owner keeps the resources (CL-B11, CL-Q04). Both show themselves
+// Down (CL-B12), R1 still ACTIVE on the bus; nothing restarts. When the
+// monitor returns, both are healthy again and still nothing moves.
+func TestCL_B11_Q04_BothLoseMonitor(t *testing.T) {
+	lab, r1, r2 := pair(t, spec{})
+	upstream := lab.Node("upstream")
+	if err := upstream.CutPort("eth0"); err != nil {
+		t.Fatal(err)
+	}
+	keeps := all(r1.is(t.Context(), activeDownMon), r2.is(t.Context(), downMon), onlyHolder(r1, r1, r2))
+	netlab.WaitFor(t, patience, keeps)
+	netlab.WaitFor(t, patience, all(r1.monitorCounts(t.Context(), 1, 1, 2), r2.monitorCounts(t.Context(), 1, 1, 2)))
+	// Several monitor-dead-intervals (1 s): long enough for a handover
+	// either way to show.
+	holdsFor(t, 3*time.Second, keeps)
+	lab.Node("client").WaitPing(t, clusterIP, patience)
+	r1.waitReport(t, statusReport("R1", "Down (at least 1 monitor not reachable)", "Down (at least 1 monitor node not reachable)",
+		"Reachable", "Unreachable", "Active on primary R1 (this node)"))
+	r2.waitReport(t, statusReport("R2", "Down (at least 1 monitor node not reachable)", "Down (at least 1 monitor not reachable)",
+		"Reachable", "Unreachable", "Active on primary R1"))
+
+	if err := upstream.RestorePort("eth0"); err != nil {
+		t.Fatal(err)
+	}
+	r1.wait(t, active)
+	r2.wait(t, standby)
+	holdsFor(t, time.Second, all(r1.is(t.Context(), active), r2.is(t.Context(), standby), onlyHolder(r1, r1, r2)))
+	// Nothing moved at any point: the scripts ran once, at the start.
+	if got := r1.calls(t); !slices.Equal(got, []string{"a start ip=1", "b start ip=1"}) {
+		t.Errorf("R1's resource script calls %q, want only the two starts", got)
+	}
+	if got := r2.calls(t); len(got) != 0 {
+		t.Errorf("the standby R2 ran its resource script: %q", got)
+	}
+	for _, r := range []*router{r1, r2} {
+		if got := r.statistics(t); got.GetReleases() != 0 || (r == r2 && got.GetTakeovers() != 0) {
+			t.Errorf("%s counts %d takeovers and %d releases: the resources moved", r.name, got.GetTakeovers(), got.GetReleases())
+		}
+	}
 }
 
 // TestCL_B04_OneHeartbeatLinkCut: with two cluster interfaces, losing one

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -90,39 +91,79 @@ func TestCL_B14_B15_B24_CleanStop(t *testing.T) {
 	}
 }
 
-// TestCL_B23_ReloadNewMonitor: both nodes reload a configuration with a
-// second monitor (the client); the resources stay where they are and both
-// nodes ping the new monitor (CL-B23).
+// TestCL_B23_ReloadNewMonitor: a rolling reload adds the upstream monitor
+// to a cluster that watches the LAN one only, one node at a time, in
+// either order: the holder first, then the standby, or the standby first.
+// Between the two reloads one node reaches 2 of 2 monitors and the other
+// 1 of 1; the counts are not compared until both run the same list
+// (clusterd/README.md, "Monitors decide a handover only when ..."), so the
+// resources stay on R1 throughout, watched every 100 ms during the reloads
+// and for ten keepalives after both nodes verified the new monitor
+// (CL-B23, CL-B11). Before fsm compared counts only between equal lists
+// (69a0a1e) the standby-first order handed them to R2.
 func TestCL_B23_ReloadNewMonitor(t *testing.T) {
-	lab, r1, r2 := pair(t, spec{})
-	s := spec{monitors: []string{monitorIP, clientIP}}
-	for _, r := range []*router{r1, r2} {
-		r.writeConfig(t, s)
-		if out, err := r.cli(t.Context(), "reload"); err != nil {
-			t.Fatalf("reload: %v\n%s", err, out)
-		}
-	}
-	for _, r := range []*router{r1, r2} {
-		netlab.WaitFor(t, patience, func() (bool, string) {
-			st, err := r.status(t.Context())
-			if err != nil {
-				return false, err.Error()
+	for _, tt := range []struct {
+		name         string
+		standbyFirst bool // R2 reloads first, else R1 (the holder)
+	}{
+		{name: "holder first"},
+		{name: "standby first", standbyFirst: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lab, r1, r2 := pair(t, spec{monitors: []string{monitorIP}})
+			order := []*router{r1, r2}
+			if tt.standbyFirst {
+				order = []*router{r2, r1}
 			}
-			ms := st.GetMonitors()
-			ok := len(ms) == 2 && ms[1].GetAddress() == clientIP && ms[0].GetReachable() && ms[1].GetReachable() &&
-				!st.GetConfigMismatch()
-			return ok, r.name + " monitors " + protoString(ms) + ", peer config mismatch " + boolString(st.GetConfigMismatch())
+			stays := all(r1.holds(t.Context(), true), r2.holds(t.Context(), false), onlyHolder(r1, r1, r2))
+			w := watch(t, stays)
+			s := spec{monitors: []string{monitorIP, upstreamIP}}
+			for i, r := range order {
+				r.writeConfig(t, s)
+				if out, err := r.cli(t.Context(), "reload"); err != nil {
+					t.Fatalf("reload: %v\n%s", err, out)
+				}
+				netlab.WaitFor(t, patience, r.verified(t.Context(), i == 1))
+				if i == 0 {
+					// The lists differ now: give a wrong handover time to
+					// show (five keepalives, a monitor-dead-interval).
+					holdsFor(t, time.Second, stays)
+				}
+			}
+			netlab.WaitFor(t, patience, order[0].verified(t.Context(), true))
+			// The bus follows the monitor's first answer a moment later.
+			healthy := all(r1.is(t.Context(), active), r2.is(t.Context(), standby), onlyHolder(r1, r1, r2))
+			netlab.WaitFor(t, patience, healthy)
+			holdsFor(t, 2*time.Second, healthy)
+			w.Stop(t)
+			lab.Node("client").WaitPing(t, clusterIP, patience)
+			// Nothing restarted: the scripts ran once, at the start.
+			r1.waitCalls(t, "a start ip=1", "b start ip=1")
+			if got := r2.calls(t); len(got) != 0 {
+				t.Errorf("the standby R2 ran its resource script: %q", got)
+			}
+			for _, r := range []*router{r1, r2} {
+				if got := r.statistics(t); got.GetReleases() != 0 || (r == r2 && got.GetTakeovers() != 0) {
+					t.Errorf("%s counts %d takeovers and %d releases: the resources moved", r.name, got.GetTakeovers(), got.GetReleases())
+				}
+			}
 		})
 	}
-	holdsFor(t, 2*time.Second, all(r1.is(t.Context(), active), r2.is(t.Context(), standby), onlyHolder(r1, r1, r2)))
-	lab.Node("client").WaitPing(t, clusterIP, patience)
-	// Nothing restarted: the scripts ran once, at the start.
-	r1.waitCalls(t, "a start ip=1", "b start ip=1")
-	if got := r2.calls(t); len(got) != 0 {
-		t.Errorf("the standby R2 ran its resource script: %q", got)
-	}
-	if got := r2.statistics(t); got.GetTakeovers() != 0 || got.GetReleases() != 0 {
-		t.Errorf("R2 counts %d takeovers and %d releases, want none", got.GetTakeovers(), got.GetReleases())
+}
+
+// verified is a condition: r runs both monitors, the LAN's and the new
+// upstream one, and both answered; same: the peer runs the same
+// configuration too.
+func (r *router) verified(ctx context.Context, same bool) netlab.Condition {
+	return func() (bool, string) {
+		st, err := r.status(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		ms := st.GetMonitors()
+		ok := len(ms) == 2 && ms[0].GetAddress() == monitorIP && ms[1].GetAddress() == upstreamIP &&
+			ms[0].GetReachable() && ms[1].GetReachable() && (!same || !st.GetConfigMismatch())
+		return ok, r.name + " monitors " + protoString(ms) + ", peer config mismatch " + boolString(st.GetConfigMismatch())
 	}
 }
 

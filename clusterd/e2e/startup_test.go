@@ -16,8 +16,8 @@ func TestCL_B07_O01_PrimaryTakesResourcesAtStart(t *testing.T) {
 
 	// Examples 3-6 and 3-7. The monitor turns Reachable at its first
 	// reply, which may come after the resources moved: wait for it.
-	r1.waitReport(t, statusReport("R1", "Active", "Active (standby)", "Reachable", "Active on primary R1 (this node)"))
-	r2.waitReport(t, statusReport("R2", "Active", "Active (standby)", "Reachable", "Active on primary R1"))
+	r1.waitReport(t, statusReport("R1", "Active", "Active (standby)", "Reachable", "Reachable", "Active on primary R1 (this node)"))
+	r2.waitReport(t, statusReport("R2", "Active", "Active (standby)", "Reachable", "Reachable", "Active on primary R1"))
 	// CL-B15: the address first, then a and b in order; R2 ran nothing.
 	r1.waitCalls(t, "a start ip=1", "b start ip=1")
 	if got := r2.calls(t); len(got) != 0 {

@@ -37,7 +37,13 @@ type Machine struct {
 	// ping and a heartbeat later (CL-Q04).
 	settleAt        time.Time
 	settleReachable int
-	demoted         bool
+	// A monitor gain in the peer's heartbeat counts only from
+	// peerSettleAt on, and until then as peerSettleReachable: when both
+	// regain the same monitor, this node's own ping reply may come after
+	// the peer's heartbeat saying so (CL-Q04).
+	peerSettleAt        time.Time
+	peerSettleReachable int
+	demoted             bool
 	// Operator intents (ManualStandby, ManualTakeover), kept until the
 	// next failure.
 	standby, takeover bool
@@ -106,6 +112,7 @@ func (m *Machine) NextDeadline() (time.Time, bool) {
 		consider(m.holdDownAt)
 		consider(m.sbYieldAt)
 		consider(m.settleAt)
+		consider(m.peerSettleAt)
 		if m.peer.alive {
 			consider(m.peerDeadAt())
 		}
@@ -193,7 +200,7 @@ func (m *Machine) start(now time.Time) {
 	m.failed, m.failure, m.holdDownAt, m.holdDownEnd = false, "", time.Time{}, false
 	m.standby, m.takeover = false, false
 	m.splitBrain, m.sbYieldAt = false, time.Time{}
-	m.settleAt = time.Time{}
+	m.settleAt, m.peerSettleAt = time.Time{}, time.Time{}
 	m.peer = peerView{links: map[string]time.Time{}}
 	if m.total == 0 && m.reachable == 0 {
 		m.reachable, m.total = m.cfg.Monitors, m.cfg.Monitors
@@ -239,6 +246,12 @@ func (m *Machine) heartbeat(now time.Time, hb Heartbeat) {
 	case !prev.Holds || !wasAlive || p.acquiredAt.IsZero():
 		p.acquiredAt = now.Add(-hb.HeldFor)
 	}
+	if wasAlive && hb.Reachable > prev.Reachable && hb.Total == prev.Total {
+		if m.peerSettleAt.IsZero() {
+			m.peerSettleReachable = prev.Reachable
+		}
+		m.peerSettleAt = now.Add(2 * m.cfg.Keepalive)
+	}
 	if wasAlive {
 		// Edges of the peer's claim: a failure there ends manual
 		// overrides, and a newer operator command there supersedes ours.
@@ -283,6 +296,9 @@ func (m *Machine) timerFired(now time.Time) {
 	}
 	if due(m.settleAt) {
 		m.settleAt = time.Time{}
+	}
+	if due(m.peerSettleAt) {
+		m.peerSettleAt = time.Time{}
 	}
 	if due(m.heartbeatAt) {
 		m.sendHeartbeat(now)
@@ -388,7 +404,11 @@ func (m *Machine) choose() (Holder, string) {
 	local := side{role: m.cfg.Role, holds: m.intends(), reachable: reachable, total: m.total,
 		standby: m.standby, takeover: m.takeover, demoted: m.demoted}
 	c := m.peer.claim
-	peer := side{role: m.cfg.Role.other(), holds: c.Holds, reachable: c.Reachable, total: c.Total,
+	peerReachable := c.Reachable
+	if !m.peerSettleAt.IsZero() {
+		peerReachable = min(peerReachable, m.peerSettleReachable)
+	}
+	peer := side{role: m.cfg.Role.other(), holds: c.Holds, reachable: peerReachable, total: c.Total,
 		standby: c.Standby, takeover: c.Takeover, demoted: c.Demoted}
 	return decide(local, peer, m.cfg.AutoFailback)
 }

@@ -882,3 +882,47 @@ func TestHeartbeatOrder(t *testing.T) {
 		t.Errorf("the restarted peer: left %v, state %v; want alive, Active (standby)", v.PeerLeft, v.Peer)
 	}
 }
+
+// TestCL_Q04_BothRegainMonitor: both nodes lost the same monitor (nothing
+// moved) and regain it, the peer's heartbeat saying so arriving before
+// this holder's own ping reply. The peer's gain counts only after the
+// settling time a loss here gets, so the holder keeps the resources
+// rather than releasing them for a moment (clusterd/e2e showed the
+// bounce); a peer that alone regains it still gets them, settled.
+func TestCL_Q04_BothRegainMonitor(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		localAfter time.Duration // when this node regains it after the peer's heartbeat; 0: never
+		wantMove   bool
+	}{
+		{"this node regains it a ping later: nothing moves", 50 * ms, false},
+		{"this node regains it just within two keepalives: nothing moves", 350 * ms, false},
+		{"only the peer regains it: it gets them after settling", 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := holding(t, cfg(Primary), 6*time.Second)
+			now := h.now.Sub(t0) + 100*ms
+			lost := with(peerHB(Primary, false), func(hb *Heartbeat) { hb.Reachable = 1 })
+			h.at(now, MonitorsChanged{Reachable: 1, Total: 2})
+			h.peerEvery(now, now+time.Second, lost)
+			if h.m.Phase() != Held {
+				t.Fatalf("setup: both lost the same monitor and the holder gave up: %v", kindsOf(h.log))
+			}
+			n := len(h.log)
+			regained := peerHB(Primary, false)
+			back := now + time.Second + 10*ms
+			if tt.localAfter > 0 {
+				h.peerEvery(back, back+tt.localAfter-ms, regained)
+				h.at(back+tt.localAfter, MonitorsChanged{Reachable: 2, Total: 2})
+			}
+			h.peerEvery(back+tt.localAfter, back+2*time.Second, regained)
+			_, at, moved := first[ReleaseResources](h, back)
+			if moved != tt.wantMove {
+				t.Errorf("released: %v (at %v), want %v\n%v", moved, at, tt.wantMove, kindsOf(h.log[n:]))
+			}
+			if moved && at < back+2*cfg(Primary).Keepalive {
+				t.Errorf("released at %v, before the peer's gain settled (%v)", at, back+2*cfg(Primary).Keepalive)
+			}
+		})
+	}
+}
