@@ -13,6 +13,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,8 +22,10 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hasuite/hasuite/pkg/netlab"
+	ctsyncv1 "github.com/hasuite/hasuite/proto/hasuite/ctsync/v1"
 )
 
 // The addresses of Examples 4-2, 4-3, 4-6 and 4-9; the Internet host and
@@ -126,11 +129,14 @@ func vrrpConfig(priority int) string {
 	return "interfaces {\n" + group("eth0", 1, outsideVIP) + group("eth2", 2, insideVIP) + "}\n"
 }
 
-// router is one of R1 and R2 with its daemons.
+// router is one of R1 and R2 with its daemons; they share the run
+// directory, where ctsyncd finds vrrpd's (or clusterd's) socket.
 type router struct {
-	node  *netlab.Node
-	dir   string
-	vrrpd *netlab.Process
+	node     *netlab.Node
+	dir      string
+	vrrpd    *netlab.Process
+	clusterd *netlab.Process
+	ctsyncd  *netlab.Process
 }
 
 func newRouter(t *testing.T, lab *netlab.Lab, name string, priority int) *router {
@@ -212,4 +218,135 @@ func (r *router) crash(t *testing.T, procs ...*netlab.Process) {
 func (r *router) conntrackCount(ctx context.Context) (string, error) {
 	out, err := r.node.Run(ctx, "conntrack", "-C")
 	return strings.TrimSpace(out), err
+}
+
+// ctsyncdConfig is Example 4-8 (VRRP sync group TESTING) or Example 4-5
+// (cluster group TEST): sync over eth1, the dedicated link.
+func ctsyncdConfig(mechanism string) string {
+	return "service {\n\tconntrack-sync {\n\t\tfailover-mechanism {\n\t\t\t" + mechanism +
+		"\n\t\t}\n\t\tinterface eth1\n\t}\n}\n"
+}
+
+const (
+	viaVRRP    = "vrrp {\n\t\t\t\tsync-group TESTING\n\t\t\t}"
+	viaCluster = "cluster {\n\t\t\t\tgroup TEST\n\t\t\t}"
+)
+
+// ctsyncdGlobals are the flags of every ctsyncd command of this router.
+func (r *router) ctsyncdGlobals() []string {
+	return []string{"--config", filepath.Join(r.dir, "ctsyncd.conf"), "--run-dir", r.runDir()}
+}
+
+// startCtsyncd writes the configuration and runs ctsyncd on the router.
+func (r *router) startCtsyncd(t *testing.T, mechanism string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(r.dir, "ctsyncd.conf"), []byte(ctsyncdConfig(mechanism)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	r.ctsyncd, err = r.node.Start(t.Context(), hasuiteBinary(t, "ctsyncd"), append(r.ctsyncdGlobals(), "--log-level", "debug", "run")...)
+	if err != nil {
+		t.Fatalf("start ctsyncd on %s: %v", r.node.Name(), err)
+	}
+}
+
+// cli runs a ctsyncd command against the router's daemon.
+func (r *router) cli(ctx context.Context, t *testing.T, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, patience)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, hasuiteBinary(t, "ctsyncd"), append(r.ctsyncdGlobals(), args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// syncStatus is `show conntrack-sync status --json`.
+func (r *router) syncStatus(t *testing.T) (*ctsyncv1.Status, error) {
+	out, err := r.cli(t.Context(), t, "show", "conntrack-sync", "status", "--json")
+	if err != nil {
+		return nil, fmt.Errorf("%v: %s", err, out)
+	}
+	var resp ctsyncv1.ShowStatusResponse
+	if err := protojson.Unmarshal([]byte(out), &resp); err != nil {
+		return nil, fmt.Errorf("parse status: %v: %s", err, out)
+	}
+	return resp.Status, nil
+}
+
+// syncStatistics is `show conntrack-sync statistics --json`.
+func (r *router) syncStatistics(t *testing.T) (*ctsyncv1.ShowStatisticsResponse, error) {
+	out, err := r.cli(t.Context(), t, "show", "conntrack-sync", "statistics", "--json")
+	if err != nil {
+		return nil, fmt.Errorf("%v: %s", err, out)
+	}
+	var resp ctsyncv1.ShowStatisticsResponse
+	if err := protojson.Unmarshal([]byte(out), &resp); err != nil {
+		return nil, fmt.Errorf("parse statistics: %v: %s", err, out)
+	}
+	return &resp, nil
+}
+
+// waitPeer waits until the router's ctsyncd hears its peer.
+func (r *router) waitPeer(t *testing.T) {
+	t.Helper()
+	netlab.WaitFor(t, patience, func() (bool, string) {
+		if r.ctsyncd.Exited() {
+			return false, "ctsyncd exited:\n" + r.ctsyncd.Output()
+		}
+		st, err := r.syncStatus(t)
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.GetPeer().GetAlive(), r.node.Name() + "'s ctsyncd does not hear its peer"
+	})
+}
+
+// waitExternal waits until the router's external cache holds at least n
+// entries.
+func (r *router) waitExternal(t *testing.T, n uint64) {
+	t.Helper()
+	netlab.WaitFor(t, patience, func() (bool, string) {
+		st, err := r.syncStatistics(t)
+		if err != nil {
+			return false, err.Error()
+		}
+		got := st.GetMain().GetExternal().GetCurrent()
+		return got >= n, fmt.Sprintf("%s's external cache holds %d entries, want %d", r.node.Name(), got, n)
+	})
+}
+
+// clusterConfig is Example 4-4 with its typos mended (dead-interval,
+// auto-failback, CS-Q06) and its monitors replaced by the lab's Internet
+// host and server, which exist here.
+const clusterConfig = `cluster {
+	dead-interval 2000
+	group TEST {
+		auto-failback true
+		monitor ` + serverIP + `
+		monitor ` + internetIP + `
+		primary R1
+		secondary R2
+		service ` + outsideVIP + `/24/eth0
+		service ` + insideVIP + `/24/eth2
+	}
+	init-dead-interval 3000
+	interface eth1
+	keepalive-interval 500
+	monitor-dead-interval 2000
+	pre-shared-secret "testing-testing-testing"
+}
+`
+
+// startClusterd runs clusterd on the router as node R1 or R2.
+func (r *router) startClusterd(t *testing.T) {
+	t.Helper()
+	path := filepath.Join(r.dir, "clusterd.conf")
+	if err := os.WriteFile(path, []byte(clusterConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	r.clusterd, err = r.node.Start(t.Context(), hasuiteBinary(t, "clusterd"), "--config", path, "--run-dir", r.runDir(),
+		"--state-dir", filepath.Join(r.dir, "state"), "--scripts-dir", r.dir, "--node-name", strings.ToUpper(r.node.Name()),
+		"--log-level", "debug", "run")
+	if err != nil {
+		t.Fatalf("start clusterd on %s: %v", r.node.Name(), err)
+	}
 }

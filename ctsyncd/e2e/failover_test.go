@@ -94,3 +94,87 @@ func TestCS_B11_ControlWithoutSync(t *testing.T) {
 		t.Fatalf("a new connection through R2: %v", err)
 	}
 }
+
+// finishAll waits for every download to complete and checks the session
+// still echoes, then stops it.
+func finishAll(t *testing.T, streams []*stream) {
+	t.Helper()
+	for _, s := range streams {
+		if s.name == "session via SNAT" {
+			waitProgress(t, s)
+		}
+		if err := s.finish(2 * patience); err != nil {
+			t.Errorf("%s: %v (received %d bytes)", s.name, err, s.progress())
+		}
+	}
+}
+
+// TestCS_B11_StreamsSurviveWithVRRP is the guide's second half (6120-6123)
+// with vrrpd as the failover mechanism (Example 4-8): R1 dies mid-transfer,
+// R2 takes over the VIPs with R1's connection table, and every stream —
+// DNATed, routed, SNATed — continues and completes with every byte intact.
+func TestCS_B11_StreamsSurviveWithVRRP(t *testing.T) {
+	tl := newTrafficLab(t)
+	tl.r1.startVrrpd(t)
+	tl.r1.waitMaster(t)
+	tl.r2.startVrrpd(t)
+	tl.r1.startCtsyncd(t, viaVRRP)
+	tl.r2.startCtsyncd(t, viaVRRP)
+	tl.r2.waitPeer(t)
+	streams := tl.startStreams(t)
+	tl.r2.waitExternal(t, uint64(len(streams)))
+
+	t.Log("R1 dies mid-transfer")
+	tl.r1.crash(t, tl.r1.vrrpd, tl.r1.ctsyncd)
+	tl.r2.waitMaster(t)
+	finishAll(t, streams)
+}
+
+// TestCS_B11_StreamsSurviveCleanStop: R1's vrrpd stops cleanly, so R2
+// takes over at once (priority 0) while packets are already arriving: the
+// takeover gate makes vrrpd wait for the commit before the VIPs come up.
+func TestCS_B11_StreamsSurviveCleanStop(t *testing.T) {
+	tl := newTrafficLab(t)
+	tl.r1.startVrrpd(t)
+	tl.r1.waitMaster(t)
+	tl.r2.startVrrpd(t)
+	tl.r1.startCtsyncd(t, viaVRRP)
+	tl.r2.startCtsyncd(t, viaVRRP)
+	tl.r2.waitPeer(t)
+	streams := tl.startStreams(t)
+	tl.r2.waitExternal(t, uint64(len(streams)))
+
+	t.Log("R1's vrrpd stops cleanly")
+	if err := tl.r1.vrrpd.Stop(patience); err != nil {
+		t.Fatalf("vrrpd on r1: %v", err)
+	}
+	tl.r2.waitMaster(t)
+	finishAll(t, streams)
+	st, err := tl.r2.syncStatus(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetLastCommit().GetEntries() < uint64(len(streams)) {
+		t.Errorf("R2 committed %d entries, want at least %d", st.GetLastCommit().GetEntries(), len(streams))
+	}
+}
+
+// TestCS_B11_StreamsSurviveWithCluster is the same test with clusterd as
+// the failover mechanism (Examples 4-4 and 4-5): the cluster IPs are the
+// VIPs, and clusterd waits for ctsyncd's commit before adding them.
+func TestCS_B11_StreamsSurviveWithCluster(t *testing.T) {
+	tl := newTrafficLab(t)
+	tl.r1.startClusterd(t)
+	tl.r2.startClusterd(t)
+	tl.r1.waitMaster(t)
+	tl.r1.startCtsyncd(t, viaCluster)
+	tl.r2.startCtsyncd(t, viaCluster)
+	tl.r2.waitPeer(t)
+	streams := tl.startStreams(t)
+	tl.r2.waitExternal(t, uint64(len(streams)))
+
+	t.Log("R1 dies mid-transfer")
+	tl.r1.crash(t, tl.r1.clusterd, tl.r1.ctsyncd)
+	tl.r2.waitMaster(t)
+	finishAll(t, streams)
+}
