@@ -178,3 +178,38 @@ func TestCS_B11_StreamsSurviveWithCluster(t *testing.T) {
 	tl.r2.waitMaster(t)
 	finishAll(t, streams)
 }
+
+// busyTable is the "also with 50k other entries in the table".
+const busyTable = 50_000
+
+// TestCS_B11_StreamsSurviveCleanStopBusyTable: the clean stop again, with
+// 50k other connections in R1's table. R2 must commit them all before its
+// VIPs come up (the takeover gate), while the streams' packets already
+// head its way.
+func TestCS_B11_StreamsSurviveCleanStopBusyTable(t *testing.T) {
+	tl := newTrafficLab(t)
+	tl.r1.startVrrpd(t)
+	tl.r1.waitMaster(t)
+	tl.r2.startVrrpd(t)
+	tl.r1.startCtsyncd(t, viaVRRP)
+	tl.r2.startCtsyncd(t, viaVRRP)
+	tl.r2.waitPeer(t)
+	fillTable(t, tl.r1.node, busyTable)
+	streams := tl.startStreams(t)
+	tl.r2.waitExternal(t, uint64(busyTable+len(streams)))
+
+	t.Log("R1's vrrpd stops cleanly")
+	if err := tl.r1.vrrpd.Stop(patience); err != nil {
+		t.Fatalf("vrrpd on r1: %v", err)
+	}
+	tl.r2.waitMaster(t)
+	finishAll(t, streams)
+	st, err := tl.r2.syncStatus(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.GetLastCommit().GetEntries(); got < uint64(busyTable+len(streams)) {
+		t.Errorf("R2 committed %d entries, want at least %d", got, busyTable+len(streams))
+	}
+	t.Logf("R2 committed %d entries in %v", st.GetLastCommit().GetEntries(), st.GetLastCommit().GetDuration().AsDuration())
+}
