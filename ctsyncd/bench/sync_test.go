@@ -284,7 +284,7 @@ func kernelInsert(ctx context.Context, e *env, n int, listener bool) (time.Durat
 		var l *ctnl.Listener
 		err := e.r2.Do(func() error {
 			var err error
-			l, err = ctnl.Listen(ctnl.ListenerOptions{RcvBuf: 8 << 20, OnEntry: func(ctnl.EventKind, *ct.Entry) {}})
+			l, err = ctnl.Listen(ctnl.ListenerOptions{RcvBuf: 8 << 20, OnEntry: func(ctnl.EventKind, *ct.Entry, ctnl.Acct) {}})
 			return err
 		})
 		if err != nil {

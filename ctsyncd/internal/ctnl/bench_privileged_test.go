@@ -37,7 +37,7 @@ func BenchmarkCommit(b *testing.B) {
 			c := dialIn(b, n, Options{BatchMessages: tc.msgs, BatchBytes: 256 << 10})
 			tm := timoIn(b, n)
 			if tc.listener {
-				listenIn(b, n, ListenerOptions{RcvBuf: 64 << 20, OnEntry: func(EventKind, *ct.Entry) {}})
+				listenIn(b, n, ListenerOptions{RcvBuf: 64 << 20, OnEntry: func(EventKind, *ct.Entry, Acct) {}})
 			}
 			var total time.Duration
 			for b.Loop() {
@@ -158,7 +158,7 @@ func BenchmarkListener(b *testing.B) {
 	c := dialIn(b, n, Options{})
 	tm := timoIn(b, n)
 	var events atomic.Int64
-	listenIn(b, n, ListenerOptions{RcvBuf: 64 << 20, OnEntry: func(k EventKind, _ *ct.Entry) {
+	listenIn(b, n, ListenerOptions{RcvBuf: 64 << 20, OnEntry: func(k EventKind, _ *ct.Entry, _ Acct) {
 		if k == EventNew {
 			events.Add(1)
 		}

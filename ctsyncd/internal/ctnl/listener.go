@@ -20,8 +20,10 @@ type ListenerOptions struct {
 	// RcvBuf is the socket's receive buffer in octets
 	// (event-listen-queue-size, CS-C03; set with SO_RCVBUFFORCE).
 	RcvBuf int
-	// OnEntry receives conntrack events; nil = not subscribed.
-	OnEntry func(kind EventKind, e *ct.Entry)
+	// OnEntry receives conntrack events; nil = not subscribed. acct is
+	// the connection's final traffic on a destroy event (zero otherwise,
+	// or without nf_conntrack_acct).
+	OnEntry func(kind EventKind, e *ct.Entry, acct Acct)
 	// OnExpect receives expectation events; nil = not subscribed
 	// (expect-sync off, CS-B02).
 	OnExpect func(kind EventKind, x *ct.Expect)
@@ -172,7 +174,12 @@ func (l *Listener) handle(b []byte, e *ct.Entry, x *ct.Expect) {
 				continue
 			}
 			l.events.Add(1)
-			l.opts.OnEntry(kindOf(h), e)
+			kind := kindOf(h)
+			var acct Acct
+			if kind == EventDestroy {
+				acct = DecodeAcct(payload)
+			}
+			l.opts.OnEntry(kind, e, acct)
 		case subsysExp:
 			if l.opts.OnExpect == nil {
 				continue

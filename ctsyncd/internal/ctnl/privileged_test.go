@@ -278,7 +278,7 @@ func TestTiMoCreatedReadByUs(t *testing.T) {
 	n := newNode(t)
 	var mu sync.Mutex
 	events := map[ct.Key]ct.Entry{}
-	listenIn(t, n, ListenerOptions{RcvBuf: 1 << 20, OnEntry: func(k EventKind, e *ct.Entry) {
+	listenIn(t, n, ListenerOptions{RcvBuf: 1 << 20, OnEntry: func(k EventKind, e *ct.Entry, _ Acct) {
 		if k == EventNew {
 			mu.Lock()
 			events[e.Key()] = *e
@@ -427,7 +427,7 @@ func TestListenerEvents(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var got []ev
-	listenIn(t, n, ListenerOptions{RcvBuf: 1 << 20, OnEntry: func(k EventKind, e *ct.Entry) {
+	listenIn(t, n, ListenerOptions{RcvBuf: 1 << 20, OnEntry: func(k EventKind, e *ct.Entry, _ Acct) {
 		mu.Lock()
 		got = append(got, ev{k, *e})
 		mu.Unlock()
@@ -472,7 +472,7 @@ func TestListenerOverrun(t *testing.T) {
 	var overruns int
 	seen := map[ct.Key]bool{}
 	l := listenIn(t, n, ListenerOptions{RcvBuf: 4096,
-		OnEntry: func(k EventKind, e *ct.Entry) {
+		OnEntry: func(k EventKind, e *ct.Entry, _ Acct) {
 			mu.Lock()
 			seen[e.Key()] = true
 			mu.Unlock()
@@ -527,7 +527,7 @@ func TestListenerStopsOnCancel(t *testing.T) {
 	var l *Listener
 	if err := n.Do(func() error {
 		var err error
-		l, err = Listen(ListenerOptions{OnEntry: func(EventKind, *ct.Entry) {}})
+		l, err = Listen(ListenerOptions{OnEntry: func(EventKind, *ct.Entry, Acct) {}})
 		return err
 	}); err != nil {
 		t.Fatal(err)

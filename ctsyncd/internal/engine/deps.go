@@ -34,9 +34,10 @@ type Events interface {
 	Close() error
 }
 
-// EventSink takes kernel events on the listener's goroutine.
+// EventSink takes kernel events on the listener's goroutine; acct is a
+// destroyed connection's final traffic (CS-O03 "traffic processed").
 type EventSink interface {
-	Entry(kind cache.EventKind, e *ct.Entry)
+	Entry(kind cache.EventKind, e *ct.Entry, acct ctnl.Acct)
 	Expect(kind cache.EventKind, x *ct.Expect)
 	// Overrun: the kernel dropped events (ENOBUFS, CS-B08).
 	Overrun()

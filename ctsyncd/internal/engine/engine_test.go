@@ -38,6 +38,10 @@ func TestCS_B05_B06_Replication(t *testing.T) {
 		r1.kernel.remove(flowKey(i))
 	}
 	r2.waitFor("destroyed flows gone from the external cache", func(st Status) bool { return st.Main.ExternalLen == 400 })
+	// CS-O03 "traffic processed": the destroyed connections' counters.
+	if st := r1.status(); st.Kernel.Bytes != 100*1000 || st.Kernel.Packets != 100*10 {
+		t.Errorf("traffic processed %d bytes, %d packets; want %d and %d", st.Kernel.Bytes, st.Kernel.Packets, 100*1000, 100*10)
+	}
 }
 
 // TestCS_B11_GateCommitsBeforeTheAddresses: the producer's prepare (before

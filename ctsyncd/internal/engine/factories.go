@@ -61,7 +61,7 @@ func producerDialer(runDir string, cfg *config.Config) bus.Dialer {
 func openEvents(cfg *config.Config, sink EventSink) (Events, error) {
 	opts := ctnl.ListenerOptions{
 		RcvBuf:    cfg.EventQueueBytes,
-		OnEntry:   func(k ctnl.EventKind, e *ct.Entry) { sink.Entry(cacheKind(k), e) },
+		OnEntry:   func(k ctnl.EventKind, e *ct.Entry, acct ctnl.Acct) { sink.Entry(cacheKind(k), e, acct) },
 		OnOverrun: sink.Overrun,
 	}
 	if len(cfg.Expect) > 0 {

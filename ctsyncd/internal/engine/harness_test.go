@@ -46,7 +46,7 @@ func (k *fakeKernel) add(e ct.Entry) {
 	sink := k.sink
 	k.mu.Unlock()
 	if sink != nil {
-		sink.Entry(cache.New, &e)
+		sink.Entry(cache.New, &e, ctnl.Acct{})
 	}
 }
 
@@ -58,7 +58,7 @@ func (k *fakeKernel) remove(key ct.Key) {
 	sink := k.sink
 	k.mu.Unlock()
 	if ok && sink != nil {
-		sink.Entry(cache.Destroy, &e)
+		sink.Entry(cache.Destroy, &e, ctnl.Acct{Bytes: 1000, Packets: 10})
 	}
 }
 
@@ -113,7 +113,7 @@ func (k *fakeKernel) Commit(_ context.Context, entries iter.Seq[*ct.Entry]) (ctn
 	}
 	for i := range created {
 		if sink != nil {
-			sink.Entry(cache.New, &created[i])
+			sink.Entry(cache.New, &created[i], ctnl.Acct{})
 		}
 	}
 	return res, nil

@@ -36,6 +36,10 @@ func (e *Engine) drainKernel() {
 		if !ok {
 			continue
 		}
+		if ch.Op == cache.OpDelete {
+			e.kernel.Bytes += ev.acct.Bytes
+			e.kernel.Packets += ev.acct.Packets
+		}
 		recs = append(recs, entryRecord(ch))
 	}
 	if r.internalX != nil {

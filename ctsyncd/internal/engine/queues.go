@@ -5,6 +5,7 @@ import (
 
 	"github.com/hasuite/hasuite/ctsyncd/internal/cache"
 	"github.com/hasuite/hasuite/ctsyncd/internal/ct"
+	"github.com/hasuite/hasuite/ctsyncd/internal/ctnl"
 )
 
 // maxQueuedEvents bounds the kernel events waiting for the loop. A loop
@@ -16,6 +17,7 @@ const maxQueuedEvents = 1 << 16
 type entryEvent struct {
 	kind cache.EventKind
 	e    ct.Entry
+	acct ctnl.Acct
 }
 
 type expectEvent struct {
@@ -57,10 +59,10 @@ func (q *kernelQueue) wait() {
 	}
 }
 
-func (q *kernelQueue) Entry(kind cache.EventKind, e *ct.Entry) {
+func (q *kernelQueue) Entry(kind cache.EventKind, e *ct.Entry, acct ctnl.Acct) {
 	q.mu.Lock()
 	q.wait()
-	q.entries = append(q.entries, entryEvent{kind: kind, e: *e})
+	q.entries = append(q.entries, entryEvent{kind: kind, e: *e, acct: acct})
 	q.mu.Unlock()
 	q.signal()
 }
