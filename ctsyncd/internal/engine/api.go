@@ -102,6 +102,9 @@ type KernelCounters struct {
 	// Bytes and Packets processed: the counters of destroyed
 	// connections (CS-O03 "traffic processed"; needs nf_conntrack_acct).
 	Bytes, Packets uint64
+	// Unsyncable counts kernel entries the sync protocol cannot carry,
+	// left out of the internal cache (a bug to report if ever seen).
+	Unsyncable uint64
 }
 
 // Commit is one write of the external cache into the kernel.

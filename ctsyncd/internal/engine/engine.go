@@ -60,6 +60,8 @@ type Engine struct {
 	recs      []wire.Record
 	msg       wire.Message
 	nextTick  time.Time
+	// lastUncarriableLog rate-limits the warning of uncarriable.
+	lastUncarriableLog time.Time
 }
 
 // New returns an engine with nothing configured. It starts nothing.

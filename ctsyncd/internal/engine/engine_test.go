@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/hasuite/hasuite/ctsyncd/internal/config"
 	"github.com/hasuite/hasuite/ctsyncd/internal/ct"
 	"github.com/hasuite/hasuite/pkg/bus"
 )
@@ -220,4 +221,75 @@ func TestNotConfigured(t *testing.T) {
 		t.Errorf("status after stop: %v, want ErrStopped", err)
 	}
 	_ = ct.Buckets
+}
+
+// TestCS_B02_ExpectationsWithExpectSync: with expect-sync, an FTP
+// expectation on R1 reaches R2's external cache and R2's kernel on
+// takeover, beside its master connection.
+func TestCS_B02_ExpectationsWithExpectSync(t *testing.T) {
+	cfg := func() *config.Config {
+		c := testConfig()
+		c.Expect = []string{"ftp"}
+		return c
+	}
+	l := &link{}
+	r1 := newNode(t, "r1", l, 0, cfg())
+	r2 := newNode(t, "r2", l, 1, cfg())
+	r1.producer(bus.StateMaster)
+	r2.producer(bus.StateBackup)
+	master := flow(1)
+	r1.kernel.add(master)
+	r1.kernel.addExpect(ct.Expect{
+		Master: master.Orig,
+		Tuple:  ct.Tuple{Src: master.Orig.Dst, Dst: master.Orig.Src, Proto: ct.ProtoTCP, DstPort: 50123},
+		// The kernel's mask: the expected tuple's protocol, ports masked.
+		Mask:    ct.Tuple{Src: netip.MustParseAddr("255.255.255.255"), Dst: netip.MustParseAddr("255.255.255.255"), Proto: ct.ProtoTCP, DstPort: 0xffff},
+		Timeout: 300, Helper: "ftp",
+	})
+	r2.waitFor("the expectation in the external cache", func(st Status) bool {
+		return st.Expect.ExternalLen == 1 && st.Main.ExternalLen == 1
+	})
+	l.drop.Store(true)
+	r2.producer(bus.StateMaster)
+	r2.waitFor("PRIMARY", func(st Status) bool { return st.Mode == ModePrimary })
+	if got := r2.kernel.expectLen(); got != 1 {
+		t.Errorf("R2's kernel holds %d expectations after the takeover, want 1", got)
+	}
+}
+
+// TestCS_B20_ReloadFilter: a reload narrowing accept-protocol removes the
+// entries it no longer accepts, here and at the peer.
+func TestCS_B20_ReloadFilter(t *testing.T) {
+	r1, r2, _ := pair(t, 20)
+	udp := flow(100)
+	udp.Orig.Proto, udp.Reply.Proto, udp.TCP = ct.ProtoUDP, ct.ProtoUDP, ct.TCPInfo{}
+	r1.kernel.add(udp)
+	r2.waitFor("21 entries", func(st Status) bool { return st.Main.ExternalLen == 21 })
+	c := testConfig()
+	c.Protocols = config.ProtoList{ct.ProtoTCP}
+	changes, err := r1.e.Apply(context.Background(), c)
+	if err != nil || len(changes) == 0 {
+		t.Fatalf("apply: %v, %v", changes, err)
+	}
+	r2.waitFor("the UDP entry deleted at the peer", func(st Status) bool { return st.Main.ExternalLen == 20 })
+	if st := r1.status(); st.Main.InternalLen != 20 {
+		t.Errorf("internal cache holds %d, want 20", st.Main.InternalLen)
+	}
+	if !r1.kernel.has(udp.Key()) {
+		t.Error("the kernel lost the entry the filter dropped (CS-B20: reload never flushes the kernel)")
+	}
+}
+
+// An entry the sync protocol cannot carry stays out of the internal cache
+// and is counted; it never blocks the entries after it.
+func TestUncarriableEntrySkipped(t *testing.T) {
+	r1, r2, _ := pair(t, 3)
+	bad := flow(50)
+	bad.Reply.Src = netip.MustParseAddr("2001:db8::7") // mixed families
+	r1.kernel.add(bad)
+	r1.kernel.add(flow(51))
+	r2.waitFor("the good entry after the bad one", func(st Status) bool { return st.Main.ExternalLen == 4 })
+	if st := r1.status(); st.Kernel.Unsyncable != 1 || st.Main.InternalLen != 4 {
+		t.Errorf("unsyncable %d, internal %d; want 1 and 4", st.Kernel.Unsyncable, st.Main.InternalLen)
+	}
 }

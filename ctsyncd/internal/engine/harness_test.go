@@ -27,6 +27,7 @@ const patience = 10 * time.Second
 type fakeKernel struct {
 	mu       gosync.Mutex
 	table    map[ct.Key]ct.Entry
+	expects  map[ct.ExpectKey]ct.Expect
 	sink     EventSink
 	commits  atomic.Int64
 	timeouts map[ct.Key]uint32
@@ -36,7 +37,7 @@ type fakeKernel struct {
 }
 
 func newFakeKernel() *fakeKernel {
-	return &fakeKernel{table: map[ct.Key]ct.Entry{}, timeouts: map[ct.Key]uint32{}}
+	return &fakeKernel{table: map[ct.Key]ct.Entry{}, expects: map[ct.ExpectKey]ct.Expect{}, timeouts: map[ct.Key]uint32{}}
 }
 
 // add creates an entry as traffic would: in the table and as an event.
@@ -90,7 +91,37 @@ func (k *fakeKernel) Dump(_ context.Context, fn func(*ct.Entry) error) error {
 	return nil
 }
 
-func (k *fakeKernel) DumpExpect(context.Context, func(*ct.Expect) error) error { return nil }
+// addExpect creates an expectation as a helper would.
+func (k *fakeKernel) addExpect(x ct.Expect) {
+	k.mu.Lock()
+	k.expects[x.Key()] = x
+	sink := k.sink
+	k.mu.Unlock()
+	if sink != nil {
+		sink.Expect(cache.New, &x)
+	}
+}
+
+func (k *fakeKernel) expectLen() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.expects)
+}
+
+func (k *fakeKernel) DumpExpect(_ context.Context, fn func(*ct.Expect) error) error {
+	k.mu.Lock()
+	xs := make([]ct.Expect, 0, len(k.expects))
+	for _, x := range k.expects {
+		xs = append(xs, x)
+	}
+	k.mu.Unlock()
+	for i := range xs {
+		if err := fn(&xs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func (k *fakeKernel) Commit(_ context.Context, entries iter.Seq[*ct.Entry]) (ctnl.Result, error) {
 	var res ctnl.Result
@@ -119,8 +150,15 @@ func (k *fakeKernel) Commit(_ context.Context, entries iter.Seq[*ct.Entry]) (ctn
 	return res, nil
 }
 
-func (k *fakeKernel) CommitExpect(context.Context, iter.Seq[*ct.Expect]) (ctnl.Result, error) {
-	return ctnl.Result{}, nil
+func (k *fakeKernel) CommitExpect(_ context.Context, xs iter.Seq[*ct.Expect]) (ctnl.Result, error) {
+	var res ctnl.Result
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for x := range xs {
+		k.expects[x.Key()] = *x
+		res.Created++
+	}
+	return res, nil
 }
 
 func (k *fakeKernel) SetTimeout(_ context.Context, keys iter.Seq[ct.Key], seconds uint32) (ctnl.Result, error) {

@@ -32,6 +32,9 @@ func (e *Engine) drainKernel() {
 	for i := range entries {
 		ev := &entries[i]
 		e.kernel.Events++
+		if ev.kind != cache.Destroy && !e.carriable(&ev.e) {
+			continue
+		}
 		ch, ok := r.internal.Apply(ev.kind, &ev.e)
 		if !ok {
 			continue
@@ -46,6 +49,9 @@ func (e *Engine) drainKernel() {
 		for i := range expects {
 			ev := &expects[i]
 			e.kernel.Events++
+			if ev.kind != cache.Destroy && !e.carriableExpect(&ev.x) {
+				continue
+			}
 			if ch, ok := r.internalX.Apply(ev.kind, &ev.x); ok {
 				recs = append(recs, expectRecord(ch))
 			}
@@ -71,6 +77,9 @@ func (e *Engine) resyncInternal(r *syncRun, cause string) {
 	recs := e.recs[:0]
 	r.internal.BeginResync()
 	err := r.kernel.Dump(e.ctx, func(v *ct.Entry) error {
+		if !e.carriable(v) {
+			return nil
+		}
 		if ch, ok := r.internal.ResyncAdd(v); ok {
 			recs = append(recs, entryRecord(ch))
 		}
@@ -88,6 +97,9 @@ func (e *Engine) resyncInternal(r *syncRun, cause string) {
 	if r.internalX != nil {
 		r.internalX.BeginResync()
 		xerr := r.kernel.DumpExpect(e.ctx, func(v *ct.Expect) error {
+			if !e.carriableExpect(v) {
+				return nil
+			}
 			if ch, ok := r.internalX.ResyncAdd(v); ok {
 				recs = append(recs, expectRecord(ch))
 			}
@@ -389,4 +401,35 @@ func keyEntry(k ct.Key) ct.Entry { return ct.Entry{Orig: k.Orig, Zone: k.Zone} }
 
 func keyExpect(k ct.ExpectKey) ct.Expect {
 	return ct.Expect{Master: k.Master, Tuple: k.Tuple, Zone: k.Zone}
+}
+
+// carriable reports whether the sync protocol can carry e; one it cannot
+// must stay out of the internal cache, or every datagram and sweep
+// carrying it would fail again. Counted and logged (rate-limited).
+func (e *Engine) carriable(v *ct.Entry) bool {
+	err := wire.CheckEntry(v)
+	if err != nil {
+		e.uncarriable(err)
+	}
+	return err == nil
+}
+
+func (e *Engine) carriableExpect(v *ct.Expect) bool {
+	err := wire.CheckExpect(v)
+	if err != nil {
+		e.uncarriable(err)
+	}
+	return err == nil
+}
+
+// uncarriableLogEvery spaces the warnings about entries left unsynced.
+const uncarriableLogEvery = time.Minute
+
+func (e *Engine) uncarriable(err error) {
+	e.kernel.Unsyncable++
+	if now := e.opts.Clock.Now(); now.Sub(e.lastUncarriableLog) >= uncarriableLogEvery {
+		e.lastUncarriableLog = now
+		e.log.Warn("a kernel entry the sync protocol cannot carry is not synced; please report it",
+			"err", err, "total", e.kernel.Unsyncable)
+	}
 }

@@ -787,3 +787,19 @@ func (r *reader) expect(kind RecordKind, x *ct.Expect) {
 		r.fail("presence bits %#02x announce a field that is zero", flags)
 	}
 }
+
+// CheckEntry reports whether e can travel in an upsert: an entry the
+// codec refuses must never enter the internal cache, or every datagram
+// and sweep carrying it would fail again.
+func CheckEntry(e *ct.Entry) error {
+	var buf [256]byte
+	_, err := appendEntry(buf[:0], RecordUpsert, e)
+	return err
+}
+
+// CheckExpect is CheckEntry for expectations.
+func CheckExpect(x *ct.Expect) error {
+	var buf [512]byte
+	_, err := appendExpect(buf[:0], RecordExpectUpsert, x)
+	return err
+}

@@ -541,3 +541,24 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// An entry or expectation the codec cannot carry is caught before it
+// enters a cache.
+func TestCheckEntryExpect(t *testing.T) {
+	good := ct.Entry{
+		Orig:  ct.Tuple{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: ct.ProtoTCP, SrcPort: 1, DstPort: 2},
+		Reply: ct.Tuple{Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"), Proto: ct.ProtoTCP, SrcPort: 2, DstPort: 1},
+	}
+	if err := CheckEntry(&good); err != nil {
+		t.Errorf("good entry: %v", err)
+	}
+	bad := good
+	bad.Reply.Src = netip.MustParseAddr("2001:db8::1")
+	if err := CheckEntry(&bad); err == nil {
+		t.Error("entry mixing families passed")
+	}
+	x := ct.Expect{Master: good.Orig, Tuple: good.Reply, Mask: ct.Tuple{Src: netip.MustParseAddr("255.255.255.255"), Proto: 0xff, SrcPort: 0xffff}}
+	if err := CheckExpect(&x); err == nil {
+		t.Error("expectation with ports on a protocol without them passed")
+	}
+}
