@@ -57,8 +57,22 @@ var ctsyncdDaemon = daemon{
 		}
 		return ""
 	},
-	version: func() string { return commandVersion(hasuiteBinary("ctsyncd"), "--version") },
+	version: func() string {
+		v := commandVersion(hasuiteBinary("ctsyncd"), "--version")
+		if env := daemonEnv(); len(env) > 0 {
+			v += " (environment " + strings.Join(env, " ") + ")"
+		}
+		return v
+	},
 	start:   startCtsyncd,
+}
+
+// daemonEnv is HASUITE_BENCH_CTSYNCD_ENV split into VAR=VALUE words: the
+// environment given to ctsyncd alone (not vrrpd, not this process), to
+// try the runtime's knobs (GOGC, GOMEMLIMIT, GODEBUG=gctrace=1) against
+// the aims without rebuilding. The report names it when set.
+func daemonEnv() []string {
+	return strings.Fields(os.Getenv("HASUITE_BENCH_CTSYNCD_ENV"))
 }
 
 // ctsyncdConfig is the service conntrack-sync of one router: multicast on
@@ -99,8 +113,13 @@ func startCtsyncd(ctx context.Context, lab *netlab.Lab, dir string, defaults boo
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			return nil, err
 		}
-		return n.node.Start(ctx, bin, "--config", path, "--run-dir", n.runDir(), "--scripts-dir", n.dir,
-			"--state-dir", filepath.Join(n.dir, "state"), "--log-level", "info", "run")
+		args := []string{"--config", path, "--run-dir", n.runDir(), "--scripts-dir", n.dir,
+			"--state-dir", filepath.Join(n.dir, "state"), "--log-level", "info", "run"}
+		if env := daemonEnv(); name == "ctsyncd" && len(env) > 0 {
+			// env(1) execs ctsyncd: the PID stays the daemon's.
+			return n.node.Start(ctx, "env", append(append(env, bin), args...)...)
+		}
+		return n.node.Start(ctx, bin, args...)
 	}
 	// vrrpd first, R1 before R2, so that R1 is master and R2 backup when
 	// ctsyncd starts; then ctsyncd on both.

@@ -13,9 +13,9 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,7 +59,8 @@ func hasuiteBinary(t *testing.T, name string) string {
 // recommends), eth2 with the server on the inside bridge. The Internet host
 // reaches the protected network through the outside VIP, the server the
 // Internet through the inside VIP, so traffic follows the VRRP master.
-func newLab(t *testing.T) *netlab.Lab {
+// extra nodes join the lab as they are (ops_test.go's intruder).
+func newLab(t *testing.T, extra ...netlab.NodeSpec) *netlab.Lab {
 	netlab.RequirePrivileged(t)
 	router := func(name string, n int) netlab.NodeSpec {
 		return netlab.NodeSpec{
@@ -74,14 +75,14 @@ func newLab(t *testing.T) *netlab.Lab {
 	}
 	return netlab.New(t, netlab.Topology{
 		Bridges: []string{"outside", "sync", "inside"},
-		Nodes: []netlab.NodeSpec{
+		Nodes: append([]netlab.NodeSpec{
 			router("r1", 128),
 			router("r2", 200),
 			{Name: "internet", Interfaces: []netlab.Interface{{Name: "eth0", Bridge: "outside", Addrs: []string{internetIP + "/24"}}},
 				Routes: []netlab.Route{{Dst: "172.16.0.0/24", Via: outsideVIP}}},
 			{Name: "server", Interfaces: []netlab.Interface{{Name: "eth0", Bridge: "inside", Addrs: []string{serverIP + "/24"}}},
 				Routes: []netlab.Route{{Dst: "default", Via: insideVIP}}},
-		},
+		}, extra...),
 	})
 }
 

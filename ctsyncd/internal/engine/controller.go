@@ -112,7 +112,11 @@ func (c *controller) onUpdate(now time.Time, s bus.State, reason string) []Step 
 	case ModeBackup:
 		return []Step{StepRequestResync}
 	default:
-		if prev == ModePrimary {
+		// Only the producer's own word shortens the timeouts: a producer
+		// gone (a vrrpd restart, an upgrade) says nothing about where
+		// the traffic is, and a minute's timeout would drop every idle
+		// connection of a router that is still the master.
+		if prev == ModePrimary && s != bus.StateProducerGone && s != bus.StateUnknownGroup {
 			return []Step{StepShortenTimeouts}
 		}
 		return nil

@@ -39,10 +39,15 @@ func TestCS_B10_B13_Transitions(t *testing.T) {
 			{bus.StateActive, false, []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
 			{bus.StateDown, false, []Step{StepShortenTimeouts}, ModeFault},
 		}},
-		{"primary losing its producer shortens timeouts once", []row{
+		{"primary losing its producer keeps its timeouts", []row{
 			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
-			{bus.StateProducerGone, false, []Step{StepShortenTimeouts}, ModeFault},
+			{bus.StateProducerGone, false, nil, ModeFault},
 			{bus.StateUnknownGroup, false, nil, ModeFault},
+			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
+		}},
+		{"primary faulting shortens timeouts once", []row{
+			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
+			{bus.StateFault, false, []Step{StepShortenTimeouts}, ModeFault},
 			{bus.StateFault, false, nil, ModeFault},
 		}},
 		{"a fault from backup keeps everything", []row{
