@@ -50,15 +50,11 @@ func clearEnv(t *testing.T) {
 // error (an exit code is an error, never an os.Exit).
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	return runCLIContext(t.Context(), args...)
-}
-
-func runCLIContext(ctx context.Context, args ...string) (stdout, stderr string, err error) {
 	app := newApp()
 	var out, errOut bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &errOut
 	app.ExitErrHandler = func(*cli.Context, error) {}
-	err = app.RunContext(ctx, append([]string{name}, args...))
+	err = app.RunContext(t.Context(), append([]string{name}, args...))
 	return out.String(), errOut.String(), err
 }
 
@@ -314,19 +310,50 @@ func TestWatch(t *testing.T) {
 	t.Cleanup(srv.Stop)
 	t.Cleanup(producer.Close)
 
-	// Interrupted by a cancel, as Ctrl-C does: a deadline would travel to
-	// the server as grpc-timeout and may end the stream there first.
+	// Interrupted by a cancel once the snapshot has ended, as Ctrl-C
+	// does (a deadline would travel to the server as grpc-timeout and
+	// could end the stream there first).
 	ctx, cancel := context.WithCancel(t.Context())
-	defer time.AfterFunc(time.Second, cancel).Stop()
-	out, _, err := runCLIContext(ctx, append(flags, "watch")...)
-	if err != nil || !strings.Contains(out, `"sync-group/TESTING"`) || strings.Contains(out, "eth0/99") {
-		t.Errorf("watch = %q, %v; want the sync group's status only", out, err)
+	defer cancel()
+	defer time.AfterFunc(20*time.Second, cancel).Stop()
+	app := newApp()
+	out := &cancelWriter{cancel: cancel, when: "endOfSnapshot"}
+	app.Writer, app.ErrWriter = out, new(bytes.Buffer)
+	err = app.RunContext(ctx, append([]string{name}, append(flags, "watch")...))
+	if got := out.String(); err != nil || !strings.Contains(got, `"sync-group/TESTING"`) || !strings.Contains(got, "endOfSnapshot") ||
+		strings.Contains(got, "eth0/99") {
+		t.Errorf("watch = %q, %v; want the sync group's status only, then the end of the snapshot", got, err)
 	}
 
 	if _, _, err := runCLI(t, "--run-dir", runDir, "--config", filepath.Join(t.TempDir(), "none.conf"), "watch"); err == nil ||
 		!strings.Contains(err.Error(), "--config") {
 		t.Errorf("watch without a configuration: %v, want a hint at --config", err)
 	}
+}
+
+// cancelWriter collects a command's output and calls cancel once it
+// holds when.
+type cancelWriter struct {
+	mu     sync.Mutex
+	b      bytes.Buffer
+	cancel func()
+	when   string
+}
+
+func (w *cancelWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.b.Write(p)
+	if strings.Contains(w.b.String(), w.when) {
+		w.cancel()
+	}
+	return n, err
+}
+
+func (w *cancelWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 // TestRunRefusesBadConfig: a file with errors stops `run` before anything

@@ -13,6 +13,7 @@ package engine
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/hasuite/hasuite/ctsyncd/internal/cache"
@@ -45,8 +46,11 @@ type Status struct {
 	// (interface missing, no address...), empty when it does.
 	Channel Channel
 	// Session is the sync protocol's state and counters (peer, lag,
-	// message tracking).
+	// message tracking, last digest).
 	Session sync.Status
+	// PeerAddress is where the peer's last valid datagram came from
+	// (zero before the first).
+	PeerAddress netip.AddrPort
 	// Main and Expect are the two tables' caches; Expect is zero without
 	// expect-sync.
 	Main, Expect Tables
@@ -109,10 +113,13 @@ type KernelCounters struct {
 
 // Commit is one write of the external cache into the kernel.
 type Commit struct {
-	At       time.Time
-	Entries  int
-	Failed   int
-	Duration time.Duration
+	At      time.Time
+	Entries int
+	Failed  int
+	// Expects and ExpectsFailed are the expectations written and
+	// refused (expect-sync).
+	Expects, ExpectsFailed int
+	Duration               time.Duration
 	// Errors are the first kernel errors, one line each.
 	Errors []string
 	// Gate: it ran for a takeover gate (before the producer's addresses

@@ -44,7 +44,8 @@ type EventSink interface {
 }
 
 // SyncSocket is the sync socket. Its reader runs on its own goroutine and
-// hands each datagram to the receive function it was opened with.
+// hands each datagram, with its source, to the receive function it was
+// opened with.
 type SyncSocket interface {
 	Send(b []byte) error
 	Close() error
@@ -62,7 +63,7 @@ type Gate interface {
 type Factories struct {
 	OpenKernel  func(cfg *config.Config) (Kernel, error)
 	OpenEvents  func(cfg *config.Config, sink EventSink) (Events, error)
-	OpenChannel func(cfg *config.Config, receive func(b []byte)) (SyncSocket, error)
+	OpenChannel func(cfg *config.Config, receive func(b []byte, from netip.AddrPort)) (SyncSocket, error)
 	// Follow watches the producer's group (bus.WatchFailover) until ctx
 	// ends.
 	Follow func(ctx context.Context, cfg *config.Config) <-chan bus.Update

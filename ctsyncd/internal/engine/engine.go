@@ -56,7 +56,7 @@ type Engine struct {
 	// Batches handed back to the queues for reuse.
 	entryBuf  []entryEvent
 	expectBuf []expectEvent
-	packetBuf [][]byte
+	packetBuf []packet
 	recs      []wire.Record
 	msg       wire.Message
 	nextTick  time.Time
@@ -272,6 +272,7 @@ func (e *Engine) status() Status {
 	st.Channel = Channel{Interface: r.cfg.Interface, Destination: r.cfg.Destination().String(),
 		Up: r.channel != nil, Problem: r.channelProblem}
 	st.Session = r.session.Status(now)
+	st.PeerAddress = r.peerAddr
 	st.Main = Tables{Internal: r.internal.Counters(), External: r.external.Counters(),
 		InternalLen: r.internal.Len(), ExternalLen: r.external.Len()}
 	if r.internalX != nil {

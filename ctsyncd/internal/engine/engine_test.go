@@ -34,6 +34,12 @@ func TestCS_B05_B06_Replication(t *testing.T) {
 	if got := r2.kernel.len(); got != 0 {
 		t.Errorf("the BACKUP wrote %d entries into its kernel before any takeover", got)
 	}
+	r2.waitFor("the peer's address and a digest compared", func(st Status) bool {
+		return st.PeerAddress.Addr().String() == "192.168.0.1" && !st.Session.LastDigest.IsZero()
+	})
+	if st := r2.status(); st.Session.LastDigestBuckets != 0 {
+		t.Errorf("last digest differed in %d buckets; the caches should agree", st.Session.LastDigestBuckets)
+	}
 	// Destroys replicate too.
 	for i := range 100 {
 		r1.kernel.remove(flowKey(i))

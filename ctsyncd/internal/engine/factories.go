@@ -83,14 +83,14 @@ func cacheKind(k ctnl.EventKind) cache.EventKind {
 // udpChannel adapts sync.UDPConn to Channel.
 type udpChannel struct{ *sync.UDPConn }
 
-func openChannel(cfg *config.Config, receive func(b []byte)) (SyncSocket, error) {
+func openChannel(cfg *config.Config, receive func(b []byte, from netip.AddrPort)) (SyncSocket, error) {
 	c, err := sync.Listen(sync.ConnConfig{
 		Interface:   cfg.Interface,
 		Group:       cfg.MulticastGroup,
 		Peer:        cfg.Peer,
 		Port:        cfg.Port,
 		BufferBytes: cfg.SyncQueueBytes,
-	}, func(b []byte, _ netip.AddrPort) { receive(b) })
+	}, receive)
 	if err != nil {
 		return nil, err
 	}

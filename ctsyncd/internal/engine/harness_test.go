@@ -194,7 +194,7 @@ func (f *fakeEvents) Close() error { return nil }
 // link joins two nodes' sync sockets; drop makes it lose everything.
 type link struct {
 	mu   gosync.Mutex
-	ends [2]func([]byte)
+	ends [2]func([]byte, netip.AddrPort)
 	drop atomic.Bool
 }
 
@@ -211,7 +211,7 @@ func (s linkEnd) Send(b []byte) error {
 	peer := s.l.ends[1-s.side]
 	s.l.mu.Unlock()
 	if peer != nil {
-		peer(b)
+		peer(b, netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 168, 0, byte(s.side + 1)}), 3780))
 	}
 	return nil
 }
@@ -283,7 +283,7 @@ func newNode(t *testing.T, name string, l *link, side int, cfg *config.Config) *
 			n.kernel.mu.Unlock()
 			return &fakeEvents{done: make(chan struct{})}, nil
 		},
-		OpenChannel: func(_ *config.Config, receive func([]byte)) (SyncSocket, error) {
+		OpenChannel: func(_ *config.Config, receive func([]byte, netip.AddrPort)) (SyncSocket, error) {
 			l.mu.Lock()
 			l.ends[side] = receive
 			l.mu.Unlock()

@@ -133,15 +133,16 @@ func (e *Engine) drainPackets() {
 		return
 	}
 	now := e.opts.Clock.Now()
-	for _, b := range packets {
+	for _, p := range packets {
 		// Unmarshal, not UnmarshalInto a reused message: the session
 		// keeps updates that arrive ahead of a gap.
-		m, err := r.codec.Unmarshal(b)
+		m, err := r.codec.Unmarshal(p.b)
 		if err != nil {
-			r.session.NoteReceived(len(b), wire.ReasonOf(err))
+			r.session.NoteReceived(len(p.b), wire.ReasonOf(err))
 			continue
 		}
-		r.session.NoteReceived(len(b), 0)
+		r.session.NoteReceived(len(p.b), 0)
+		r.peerAddr = p.from
 		r.session.Handle(now, m)
 	}
 }
@@ -333,7 +334,7 @@ func (e *Engine) commitExternal(r *syncRun, gate bool) {
 	if r.externalX != nil {
 		xres, xerr := r.kernel.CommitExpect(e.ctx, func(yield func(*ct.Expect) bool) { r.externalX.Range(yield) })
 		r.externalX.CountCommit(xres.Created+xres.Updated, xres.Failed)
-		c.Failed += xres.Failed
+		c.Expects, c.ExpectsFailed = xres.Created+xres.Updated, xres.Failed
 		if xerr != nil {
 			c.Errors = append(c.Errors, xerr.Error())
 		}

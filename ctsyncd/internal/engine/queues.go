@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	gosync "sync"
 
 	"github.com/hasuite/hasuite/ctsyncd/internal/cache"
@@ -109,7 +110,7 @@ func (q *kernelQueue) close() {
 // datagram (the sync protocol recovers it: UDP may lose it anyway).
 type packetQueue struct {
 	mu      gosync.Mutex
-	packets [][]byte
+	packets []packet
 	dropped uint64
 	notify  chan struct{}
 }
@@ -119,15 +120,21 @@ const maxQueuedPackets = 4096
 
 func newPacketQueue() *packetQueue { return &packetQueue{notify: make(chan struct{}, 1)} }
 
+// packet is a received datagram and its source.
+type packet struct {
+	b    []byte
+	from netip.AddrPort
+}
+
 // push copies b: the reader reuses its buffer.
-func (q *packetQueue) push(b []byte) {
+func (q *packetQueue) push(b []byte, from netip.AddrPort) {
 	q.mu.Lock()
 	if len(q.packets) >= maxQueuedPackets {
 		q.dropped++
 		q.mu.Unlock()
 		return
 	}
-	q.packets = append(q.packets, append([]byte(nil), b...))
+	q.packets = append(q.packets, packet{b: append([]byte(nil), b...), from: from})
 	q.mu.Unlock()
 	select {
 	case q.notify <- struct{}{}:
@@ -135,7 +142,7 @@ func (q *packetQueue) push(b []byte) {
 	}
 }
 
-func (q *packetQueue) take(reuse [][]byte) [][]byte {
+func (q *packetQueue) take(reuse []packet) []packet {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	out := q.packets

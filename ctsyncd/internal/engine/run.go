@@ -42,6 +42,7 @@ type syncRun struct {
 	channelProblem      string
 	channelRetryAt      time.Time
 	local               []netip.Addr
+	peerAddr            netip.AddrPort     // source of the peer's last valid datagram
 	cancel              context.CancelFunc // the goroutines below
 	updates             <-chan bus.Update
 	stopFollowing       func()
@@ -202,4 +203,6 @@ func (e *Engine) refilter(r *syncRun) {
 		e.log.Info("filter changed: entries no longer synced removed from the internal cache", "entries", len(recs))
 	}
 	e.recs = recs[:0]
+	// Connections the new filter admits are only in the kernel table.
+	e.resyncInternal(r, "filter")
 }

@@ -130,8 +130,8 @@ func expectMessages(helpers []string) []ctsyncv1.ExpectProtocol {
 }
 
 // peerMessage is the peer as the session hears it; empty before its
-// first message. The session knows no address on multicast: the
-// configured peer's is given on unicast.
+// first message. Its address is the source of its last valid datagram,
+// else the configured unicast peer.
 func peerMessage(st engine.Status) *ctsyncv1.Peer {
 	ses := st.Session
 	if !ses.PeerKnown {
@@ -143,7 +143,10 @@ func peerMessage(st engine.Status) *ctsyncv1.Peer {
 		State:     wireStateMessage(ses.PeerState),
 		Alive:     ses.PeerAlive,
 	}
-	if st.Config.Peer.IsValid() {
+	switch {
+	case st.PeerAddress.IsValid():
+		p.Address = st.PeerAddress.Addr().String()
+	case st.Config.Peer.IsValid():
 		p.Address = st.Config.Peer.String()
 	}
 	return p
@@ -163,16 +166,26 @@ func commitMessage(c engine.Commit) *ctsyncv1.Commit {
 	}
 	return &ctsyncv1.Commit{
 		Time: timestamp(c.At), Entries: uint64(max(c.Entries, 0)), Failed: uint64(max(c.Failed, 0)),
+		Expects: uint64(max(c.Expects, 0)), ExpectsFailed: uint64(max(c.ExpectsFailed, 0)),
 		Duration: durationpb.New(c.Duration),
 	}
 }
 
-// digestMessage: the session counts the digest comparisons, but the
-// engine's status has neither the time nor the result of the last one, so
-// only the count of mismatches is given (the status then reads "not
-// checked yet"; the statistics have the counts).
+// digestMessage is the last comparison of the peer's digest with the
+// external cache (issue 5: know whether the peers agree).
 func digestMessage(st engine.Status) *ctsyncv1.DigestStatus {
-	return &ctsyncv1.DigestStatus{Mismatches: st.Session.DigestsMismatch}
+	ses := st.Session
+	d := &ctsyncv1.DigestStatus{Mismatches: ses.DigestsMismatch}
+	if ses.LastDigest.IsZero() {
+		return d
+	}
+	d.LastCheck = timestamp(ses.LastDigest)
+	d.LastMismatchedBuckets = uint32(max(ses.LastDigestBuckets, 0))
+	d.LastResult = ctsyncv1.DigestResult_DIGEST_RESULT_MATCH
+	if ses.LastDigestBuckets > 0 {
+		d.LastResult = ctsyncv1.DigestResult_DIGEST_RESULT_MISMATCH
+	}
+	return d
 }
 
 // statisticsMessage is `show conntrack-sync statistics` (CS-O03). The

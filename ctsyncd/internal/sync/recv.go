@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"math/bits"
 	"time"
 
 	"github.com/hasuite/hasuite/ctsyncd/internal/wire"
@@ -259,6 +260,7 @@ func (s *Session) compareDigest(now time.Time, d *wire.Digest) {
 	}
 	sums := mine()
 	diff := sums.Diff(&d.Sums)
+	s.lastDigest, s.lastDigestBuckets = now, bits.OnesCount64(diff)
 	if diff == 0 {
 		s.c.DigestsOK++
 		return

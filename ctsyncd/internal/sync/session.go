@@ -235,8 +235,13 @@ type Status struct {
 	EntriesAtRisk int
 	OldestUnacked time.Duration
 	QueueBytes    int // unacknowledged update bytes
-	PendingBytes  int // records waiting for the window
-	Sweeping      bool
+	// LastDigest is when the peer's last digest was compared (zero if
+	// never), LastDigestBuckets how many buckets differed then (0: the
+	// caches agreed).
+	LastDigest        time.Time
+	LastDigestBuckets int
+	PendingBytes      int // records waiting for the window
+	Sweeping          bool
 }
 
 // Session is one node's end of the sync channel: the sender of its
@@ -259,6 +264,9 @@ type Session struct {
 
 	snd sender
 	rcv receiver
+
+	lastDigest        time.Time
+	lastDigestBuckets int
 }
 
 // New returns a session reading local (and localX when cfg.Expect) and
@@ -334,6 +342,9 @@ func (s *Session) Status(now time.Time) Status {
 		QueueBytes:    s.snd.queueBytes,
 		PendingBytes:  s.snd.pendingBytes,
 		Sweeping:      len(s.snd.sweeps) > 0,
+
+		LastDigest:        s.lastDigest,
+		LastDigestBuckets: s.lastDigestBuckets,
 	}
 	if t, ok := s.snd.oldestAtRisk(); ok {
 		st.OldestUnacked = now.Sub(t)
