@@ -58,7 +58,6 @@ type Engine struct {
 	expectBuf []expectEvent
 	packetBuf []packet
 	recs      []wire.Record
-	msg       wire.Message
 	nextTick  time.Time
 	// lastUncarriableLog rate-limits the warning of uncarriable.
 	lastUncarriableLog time.Time

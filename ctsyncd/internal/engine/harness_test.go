@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"iter"
 	"net/netip"
-	"slices"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -347,15 +346,6 @@ func flow(i int) ct.Entry {
 		Timeout: 432000,
 		TCP:     ct.TCPInfo{State: ct.TCPEstablished},
 	}
-}
-
-func keysOf(entries []ct.Entry) []ct.Key {
-	keys := make([]ct.Key, len(entries))
-	for i := range entries {
-		keys[i] = entries[i].Key()
-	}
-	slices.SortFunc(keys, func(a, b ct.Key) int { return a.Orig.Src.Compare(b.Orig.Src) })
-	return keys
 }
 
 func flowKey(i int) ct.Key {

@@ -35,7 +35,6 @@ type kernelQueue struct {
 	entries []entryEvent
 	expects []expectEvent
 	overrun bool
-	closed  bool
 	// notify has room for one signal: "there is something to take".
 	notify chan struct{}
 }
@@ -54,8 +53,9 @@ func (q *kernelQueue) signal() {
 }
 
 // wait blocks the listener while the queue is full; called with mu held.
+// take, also at a stop, makes room, so a listener never stays blocked.
 func (q *kernelQueue) wait() {
-	for !q.closed && len(q.entries)+len(q.expects) >= maxQueuedEvents {
+	for len(q.entries)+len(q.expects) >= maxQueuedEvents {
 		q.room.Wait()
 	}
 }
@@ -93,16 +93,6 @@ func (q *kernelQueue) take(entries []entryEvent, expects []expectEvent) ([]entry
 	q.entries, q.expects, q.overrun = entries[:0], expects[:0], false
 	q.room.Broadcast()
 	return outE, outX, overrun
-}
-
-// close releases a listener blocked on a full queue; later events are
-// dropped.
-func (q *kernelQueue) close() {
-	q.mu.Lock()
-	q.closed = true
-	q.entries, q.expects = nil, nil
-	q.mu.Unlock()
-	q.room.Broadcast()
 }
 
 // packetQueue carries received datagrams from the channel's reader to the
