@@ -83,6 +83,16 @@ type opsLab struct {
 // newOpsLab starts it with conf as both routers' ctsyncd configuration.
 func newOpsLab(t *testing.T, conf string, extra ...netlab.NodeSpec) *opsLab {
 	t.Helper()
+	o := startOpsLab(t, conf, conf, extra...)
+	o.r1.waitPeer(t)
+	o.r2.waitSynced(t)
+	return o
+}
+
+// startOpsLab starts vrrpd, then ctsyncd with conf1 on R1 and conf2 on
+// R2, without waiting for them to sync.
+func startOpsLab(t *testing.T, conf1, conf2 string, extra ...netlab.NodeSpec) *opsLab {
+	t.Helper()
 	lab := newLab(t, extra...)
 	o := &opsLab{lab: lab, r1: newRouter(t, lab, "r1", 200), r2: newRouter(t, lab, "r2", 100)}
 	for _, r := range []struct {
@@ -96,12 +106,10 @@ func newOpsLab(t *testing.T, conf string, extra ...netlab.NodeSpec) *opsLab {
 	o.r1.startVrrpd(t)
 	o.r1.waitMaster(t)
 	o.r2.startVrrpd(t)
-	for _, r := range []*router{o.r1, o.r2} {
-		r.writeSyncConfig(t, conf)
-		r.runCtsyncd(t)
-	}
-	o.r1.waitPeer(t)
-	o.r2.waitSynced(t)
+	o.r1.writeSyncConfig(t, conf1)
+	o.r2.writeSyncConfig(t, conf2)
+	o.r1.runCtsyncd(t)
+	o.r2.runCtsyncd(t)
 	return o
 }
 
@@ -366,12 +374,9 @@ func (r *router) waitRow(t *testing.T, cache, row string) {
 	})
 }
 
-// tcpRow is a TCP connection's original direction as a listing shows it.
-func tcpRow(conn net.Conn, reversed bool) string {
+// tcpRow is the row of a TCP connection dialled from this side.
+func tcpRow(conn net.Conn) string {
 	src, dst := conn.LocalAddr().(*net.TCPAddr), conn.RemoteAddr().(*net.TCPAddr)
-	if reversed {
-		src, dst = dst, src
-	}
 	return fmt.Sprintf("%s :%d %s :%d tcp [6]", src.IP, src.Port, dst.IP, dst.Port)
 }
 
@@ -420,7 +425,7 @@ func TestCS_B04_AcceptProtocol(t *testing.T) {
 		t.Fatalf("ping through R1: %v", err)
 	}
 	conn := dialFrom(t, internet, "", fmt.Sprintf("%s:%d", serverIP, serverPort))
-	o.r2.waitRow(t, "external-cache", tcpRow(conn, false))
+	o.r2.waitRow(t, "external-cache", tcpRow(conn))
 
 	if n := kernelCount(t, o.r1.node, "-p", "udp", "--dport", "5353"); n == 0 {
 		t.Fatal("R1's kernel table has no entry of the UDP flow: the test proves nothing")
@@ -440,6 +445,42 @@ func TestCS_B04_AcceptProtocol(t *testing.T) {
 			if !strings.HasSuffix(row, " tcp [6]") {
 				t.Errorf("%s's %s lists %q: only tcp is accepted", c.r.node.Name(), c.cache, row)
 			}
+		}
+	}
+}
+
+// TestCS_B04_UnicastChannelNotSynced: with `peer` set on both routers the
+// sync datagrams go by unicast between the routers' own addresses on the
+// sync link; R1's kernel tracks them, but they are R1's own flows and
+// never synced, while a connection through R1 is.
+func TestCS_B04_UnicastChannelNotSynced(t *testing.T) {
+	o := startOpsLab(t, syncConfig("peer 192.168.0.200"), syncConfig("peer 192.168.0.128"))
+	o.r1.waitPeer(t)
+	o.r2.waitSynced(t)
+	st, err := o.r1.syncStatus(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetMulticast() {
+		t.Fatalf("R1 syncs by multicast to %s with peer set", st.GetSyncAddress())
+	}
+	serveTCP(t, o.lab.Node("server"), fmt.Sprintf("%s:%d", serverIP, serverPort))
+	conn := dialFrom(t, o.lab.Node("internet"), "", fmt.Sprintf("%s:%d", serverIP, serverPort))
+	o.r2.waitRow(t, "external-cache", tcpRow(conn))
+	if kernelCount(t, o.r1.node, "-p", "udp", "--dport", "3780") == 0 {
+		out, _ := o.r1.node.Run(t.Context(), "conntrack", "-L")
+		t.Fatalf("R1's kernel table has no entry of the sync datagrams: the test proves nothing\n%s", out)
+	}
+	for _, c := range []struct {
+		r     *router
+		cache string
+	}{{o.r1, "internal-cache"}, {o.r2, "external-cache"}, {o.r2, "internal-cache"}, {o.r1, "external-cache"}} {
+		rows, err := c.r.cacheRows(t, c.cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad := rowsWith(rows, ":3780", "192.168.0.128", "192.168.0.200"); len(bad) > 0 {
+			t.Errorf("%s's %s lists the sync channel: %q", c.r.node.Name(), c.cache, bad)
 		}
 	}
 }
@@ -465,7 +506,7 @@ func TestCS_B04_IgnoredAndOwnFlows(t *testing.T) {
 	sendUDP(t, server, "", ignoredAddr+":5353", []byte("not synced"))
 	dialFrom(t, o.r1.node, "", "12.34.56.200:7000")
 	synced := dialFrom(t, internet, internetIP, fmt.Sprintf("%s:%d", serverIP, serverPort))
-	o.r2.waitRow(t, "external-cache", tcpRow(synced, false))
+	o.r2.waitRow(t, "external-cache", tcpRow(synced))
 
 	for what, args := range map[string][]string{
 		"the ignored host's connection":    {"-s", ignoredAddr},
@@ -537,6 +578,15 @@ func TestCS_B07_FivePercentLoss(t *testing.T) {
 	if n := len(rowsWith(rows, genServer.String())); n != total+churn {
 		t.Errorf("R1's internal cache holds %d of the %d generated flows", n, total+churn)
 	}
+	// Churn again once settled: losses now hit single updates, not a
+	// resync.
+	for i := range 10 {
+		tb.remove(t, ct.ProtoTCP, churn+i*100, 100)
+		tb.create(t, ct.ProtoTCP, total+churn+i*100, 100)
+		time.Sleep(20 * time.Millisecond)
+	}
+	rows = o.waitSameCaches(t, convergence)
+	wantGenerated(t, "after the second churn, R1's internal cache", rows, 2*churn, total+2*churn)
 	var moved uint64
 	for _, r := range []*router{o.r1, o.r2} {
 		st, err := r.syncStatistics(t)
@@ -567,8 +617,8 @@ func (r *router) killCtsyncd(t *testing.T) {
 	}
 }
 
-// wantGenerated fails unless rows list exactly the generated TCP flows
-// [from, to) besides rows of other addresses.
+// wantGenerated fails unless the generated TCP flows rows list are
+// exactly [from, to).
 func wantGenerated(t *testing.T, what string, rows []string, from, to int) {
 	t.Helper()
 	var want []string
@@ -576,7 +626,13 @@ func wantGenerated(t *testing.T, what string, rows []string, from, to int) {
 		want = append(want, genRow(ct.ProtoTCP, i))
 	}
 	slices.Sort(want)
-	if got := rowsWith(rows, genServer.String()); !slices.Equal(got, want) {
+	var got []string
+	for _, row := range rowsWith(rows, genServer.String()) {
+		if strings.HasSuffix(row, " tcp [6]") {
+			got = append(got, row)
+		}
+	}
+	if !slices.Equal(got, want) {
 		t.Errorf("%s: %s", what, rowDiff(got, want))
 	}
 }
@@ -599,21 +655,35 @@ func TestCS_B17_Restarts(t *testing.T) {
 	o.r2.waitSynced(t)
 	o.waitSameCaches(t, convergence)
 
-	t.Log("R1's ctsyncd killed; 500 connections close and 300 open; R1's ctsyncd started again")
+	t.Log("R1's ctsyncd killed; 500 connections close and 300 open; R2 finds R1 silent; R1's ctsyncd started again")
 	o.r1.killCtsyncd(t)
 	tb.remove(t, ct.ProtoTCP, 0, 500)
 	tb.create(t, ct.ProtoTCP, 3000, 300)
+	// R2 notices R1's silence (dead-interval) and keeps R1's table.
+	netlab.WaitFor(t, patience, func() (bool, string) {
+		st, err := o.r2.syncStatus(t)
+		if err != nil {
+			return false, err.Error()
+		}
+		return !st.GetPeer().GetAlive(), "R2 still hears R1's killed ctsyncd"
+	})
+	if external, err := o.r2.cacheRows(t, "external-cache"); err != nil {
+		t.Fatal(err)
+	} else {
+		wantGenerated(t, "with R1 silent, R2's external cache", external, 0, 3000)
+	}
 	o.r1.runCtsyncd(t)
 	o.r1.waitSynced(t)
 	rows = o.waitSameCaches(t, convergence)
 	wantGenerated(t, "R1's internal cache after its restart", rows, 500, 3300)
 }
 
-// TestCS_B17_B19_Commands: `restart conntrack-sync` on either router and
-// `reset conntrack-sync external-cache` on R2 (also spelled the guide's
-// way, `contrack-sync`, CS-O04) each end with R2's external cache equal
-// to R1's internal cache again; the reset says how much it flushed and
-// the restart zeroes the counters (CS-O03).
+// TestCS_B17_B19_Commands: `reset conntrack-sync external-cache` on R2
+// (also spelled the guide's way, `contrack-sync`, CS-O04), `reset
+// conntrack-sync internal-cache` on R1 (CS-B18) and `restart
+// conntrack-sync` on either router each end with R2's external cache
+// equal to R1's internal cache again; a reset says how much it flushed and
+// a restart zeroes the counters (CS-O03).
 func TestCS_B17_B19_Commands(t *testing.T) {
 	o := newOpsLab(t, syncConfig())
 	tb := openTable(t, o.r1.node)
@@ -627,6 +697,7 @@ func TestCS_B17_B19_Commands(t *testing.T) {
 	}{
 		{o.r2, []string{"reset", "conntrack-sync", "external-cache", "--json"}, `"flushedEntries": "2000"`},
 		{o.r2, []string{"reset", "contrack-sync", "external-cache", "--json"}, `"flushedEntries": "2000"`},
+		{o.r1, []string{"reset", "conntrack-sync", "internal-cache", "--json"}, `"flushedEntries": "2000"`},
 		{o.r2, []string{"restart", "conntrack-sync"}, ""},
 		{o.r1, []string{"restart", "conntrack-sync"}, ""},
 		{o.r1, []string{"restart", "contrack-sync"}, ""},
@@ -667,8 +738,9 @@ var intruder = netlab.NodeSpec{Name: "intruder",
 	Interfaces: []netlab.Interface{{Name: "eth0", Bridge: "sync", Addrs: []string{"192.168.0.66/24"}}},
 	Routes:     []netlab.Route{{Dst: "224.0.0.0/4", Dev: "eth0"}}}
 
-// forgedUpdate is an update that would add a connection of 10.99.0.0/24
-// to R2's external cache, from a "restarted" peer, were it accepted.
+// forgedUpdate is an update that would add a connection of 10.99.0.1 to
+// R2's external cache, from a "restarted" peer, were it accepted; secret
+// seals it, "" leaves it unauthenticated.
 func forgedUpdate(t *testing.T, secret string) []byte {
 	t.Helper()
 	var e ct.Entry
@@ -676,13 +748,7 @@ func forgedUpdate(t *testing.T, secret string) []byte {
 	e.Orig.Src, e.Reply.Dst = netip.MustParseAddr("10.99.0.1"), netip.MustParseAddr("10.99.0.1")
 	m := &wire.Message{Type: wire.TypeUpdate, Boot: ^uint32(0) - 1, Counter: 1, Seq: 1,
 		Records: []wire.Record{{Kind: wire.RecordUpsert, Entry: e}}}
-	var codec *wire.Codec
-	if secret != "" {
-		codec = wire.NewCodec([]byte(secret))
-	} else {
-		codec = wire.NewCodec(nil)
-	}
-	b, err := codec.Marshal(m)
+	b, err := wire.NewCodec([]byte(secret)).Marshal(m) // "": unauthenticated
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -761,8 +827,9 @@ func TestCS_B21_GarbageAndWrongSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if peer := st.GetPeer(); !peer.GetAlive() || peer.GetBootId() != peerBefore.GetBootId() {
-		t.Errorf("R2's peer: boot %q (alive %v), want R1's boot %q alive", peer.GetBootId(), peer.GetAlive(), peerBefore.GetBootId())
+	if peer := st.GetPeer(); !peer.GetAlive() || peer.GetBootId() != peerBefore.GetBootId() || peer.GetAddress() != "192.168.0.128" {
+		t.Errorf("R2's peer: %q boot %q (alive %v), want R1 (192.168.0.128) boot %q alive", peer.GetAddress(), peer.GetBootId(),
+			peer.GetAlive(), peerBefore.GetBootId())
 	}
 	// R1 and R2 still replicate.
 	tb.create(t, ct.ProtoTCP, 500, 100)
@@ -792,7 +859,8 @@ func protocolsIn(rows []string) []string {
 // reload removes R1's UDP connections from its internal cache and from
 // R2's external cache, while R1's kernel keeps them; a reload of a file
 // with an error names file:line and changes nothing: UDP stays filtered,
-// TCP still flows.
+// TCP still flows; deleting accept-protocol again brings the UDP
+// connections back from R1's kernel table.
 func TestCS_B20_Reload(t *testing.T) {
 	o := newOpsLab(t, syncConfig())
 	tb := openTable(t, o.r1.node)
@@ -835,5 +903,53 @@ func TestCS_B20_Reload(t *testing.T) {
 	if got := protocolsIn(rows); !slices.Equal(got, []string{"tcp [6]"}) {
 		t.Errorf("after the bad reload, R1's internal cache lists %v: the old filter must stay", got)
 	}
+
+	// Widening the filter again brings the UDP connections back: they
+	// were in R1's kernel all along, and a failover needs them at R2.
+	o.r1.writeSyncConfig(t, syncConfig())
+	if out, err := o.r1.reload(t); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	rows = o.waitSameCaches(t, convergence)
+	if n := len(rowsWith(rows, genServer.String())); n != 500 {
+		t.Errorf("after accept-protocol was deleted, R1's internal cache holds %d of the 500 connections", n)
+	}
 	o.requireRunning(t)
+}
+
+// TestCS_B21_DifferentSecrets: routers configured with different secrets
+// reject each other's every datagram as malformed (bad MAC): neither hears
+// a peer, and R1's connections never reach R2.
+func TestCS_B21_DifferentSecrets(t *testing.T) {
+	o := startOpsLab(t, syncConfig(fmt.Sprintf("secret %q", syncSecret)),
+		syncConfig(fmt.Sprintf("secret %q", "another secret of 31 characters")))
+	tb := openTable(t, o.r1.node)
+	tb.create(t, ct.ProtoTCP, 0, 100)
+	netlab.WaitFor(t, patience, func() (bool, string) {
+		o.requireRunning(t)
+		st, err := o.r2.syncStatistics(t)
+		if err != nil {
+			return false, err.Error()
+		}
+		got := st.GetMain().GetSync().GetMalformed()
+		return got >= 3, fmt.Sprintf("R2 counted %d malformed datagrams, want R1's first ones", got)
+	})
+	internal, err := o.r1.cacheRows(t, "internal-cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGenerated(t, "R1's internal cache", internal, 0, 100)
+	for _, r := range []*router{o.r1, o.r2} {
+		st, err := r.syncStatus(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.GetPeer().GetAlive() || st.GetSyncedOnce() {
+			t.Errorf("%s hears a peer with another secret (alive %v, synced once %v)", r.node.Name(),
+				st.GetPeer().GetAlive(), st.GetSyncedOnce())
+		}
+	}
+	if external, err := o.r2.cacheRows(t, "external-cache"); err != nil || len(external) > 0 {
+		t.Errorf("R2's external cache lists %q (%v), want nothing", external, err)
+	}
 }

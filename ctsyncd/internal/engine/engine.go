@@ -223,7 +223,7 @@ func (e *Engine) apply(cfg *config.Config) ([]string, error) {
 	}
 	r.cfg = cfg
 	if d.Filter {
-		e.refilter(r)
+		e.refilter(r, true)
 	}
 	if d.Channel || d.SyncQueue || d.Timers {
 		// A new session (and boot): the peer sees a restart and both

@@ -284,6 +284,12 @@ func TestCS_B20_ReloadFilter(t *testing.T) {
 	if !r1.kernel.has(udp.Key()) {
 		t.Error("the kernel lost the entry the filter dropped (CS-B20: reload never flushes the kernel)")
 	}
+	// Widening again brings the kernel's UDP connection back: it is only
+	// in the kernel table, so the reload must read it there.
+	if _, err := r1.e.Apply(context.Background(), testConfig()); err != nil {
+		t.Fatal(err)
+	}
+	r2.waitFor("the UDP entry back at the peer", func(st Status) bool { return st.Main.ExternalLen == 21 })
 }
 
 // An entry the sync protocol cannot carry stays out of the internal cache

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -248,8 +249,11 @@ func (e *Engine) tick() {
 		e.openChannel(r)
 	}
 	if local := e.opts.LocalAddrs(); !slices.Equal(local, r.local) {
+		// A new address (a VIP arriving at takeover) can only narrow
+		// the filter; one gone can admit the connections it ended.
+		widened := slices.ContainsFunc(r.local, func(a netip.Addr) bool { return !slices.Contains(local, a) })
 		r.local = local
-		e.refilter(r)
+		e.refilter(r, widened)
 	}
 }
 

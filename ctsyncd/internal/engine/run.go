@@ -185,8 +185,10 @@ func (e *Engine) filterFor(r *syncRun) cache.Filter {
 }
 
 // refilter applies a new filter: the entries it drops leave the internal
-// cache and are deleted at the peer (the kernel keeps them, CS-B20).
-func (e *Engine) refilter(r *syncRun) {
+// cache and are deleted at the peer (the kernel keeps them, CS-B20). When
+// the filter may have widened, the connections it now admits are only in
+// the kernel table: a resync reads them.
+func (e *Engine) refilter(r *syncRun, widened bool) {
 	f := e.filterFor(r)
 	now := e.opts.Clock.Now()
 	recs := e.recs[:0]
@@ -203,6 +205,7 @@ func (e *Engine) refilter(r *syncRun) {
 		e.log.Info("filter changed: entries no longer synced removed from the internal cache", "entries", len(recs))
 	}
 	e.recs = recs[:0]
-	// Connections the new filter admits are only in the kernel table.
-	e.resyncInternal(r, "filter")
+	if widened {
+		e.resyncInternal(r, "filter")
+	}
 }
