@@ -123,6 +123,10 @@ func TCPStateName(s uint8) string {
 	return "UNKNOWN"
 }
 
+// TCPFlagBeLiberal is IP_CT_TCP_FLAG_BE_LIBERAL: conntrack checks no
+// sequence window for the direction, only the state.
+const TCPFlagBeLiberal uint8 = 0x08
+
 // TCPInfo is the TCP protocol state (CTA_PROTOINFO_TCP): without it a
 // committed entry would start in state NONE and window tracking would drop
 // the first segments after a takeover.

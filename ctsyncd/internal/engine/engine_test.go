@@ -76,6 +76,13 @@ func TestCS_B11_GateCommitsBeforeTheAddresses(t *testing.T) {
 	if n := r2.kernel.commits.Load(); n != 1 {
 		t.Errorf("%d commits, want 1: the gate's commit must serve the MASTER that follows", n)
 	}
+	r2.kernel.mu.Lock()
+	committed := r2.kernel.table[flowKey(7)]
+	r2.kernel.mu.Unlock()
+	if committed.TCP.FlagsOrig&ct.TCPFlagBeLiberal == 0 || committed.TCP.FlagsReply&ct.TCPFlagBeLiberal == 0 {
+		t.Errorf("committed TCP flags %#x/%#x lack be-liberal: an asymmetric path after the takeover would be dropped",
+			committed.TCP.FlagsOrig, committed.TCP.FlagsReply)
+	}
 	st := r2.status()
 	if !st.LastCommit.Gate || st.LastCommit.Entries != 300 || st.LastCommit.Failed != 0 {
 		t.Errorf("last commit %+v, want 300 entries through the gate", st.LastCommit)

@@ -326,7 +326,7 @@ func (e *Engine) perform(r *syncRun, steps []Step, gate bool) {
 func (e *Engine) commitExternal(r *syncRun, gate bool) {
 	start := time.Now()
 	c := Commit{At: e.opts.Clock.Now(), Gate: gate}
-	res, err := r.kernel.Commit(e.ctx, func(yield func(*ct.Entry) bool) { r.external.Range(yield) })
+	res, err := r.kernel.Commit(e.ctx, liberal(r.external.Range))
 	c.Entries, c.Failed = res.Created+res.Updated, res.Failed
 	r.external.CountCommit(c.Entries, res.Failed)
 	for _, ke := range res.Errors {
@@ -436,5 +436,28 @@ func (e *Engine) uncarriable(err error) {
 		e.lastUncarriableLog = now
 		e.log.Warn("a kernel entry the sync protocol cannot carry is not synced; please report it",
 			"err", err, "total", e.kernel.Unsyncable)
+	}
+}
+
+// liberal gives the committed TCP entries the kernel's be-liberal flag in
+// both directions, as conntrackd does unless told otherwise: the sequence
+// windows are not part of what ctnetlink carries, so the new master learns
+// them from the first packets it sees — and after a takeover the two
+// directions may pass different routers for a while (a host whose ARP entry
+// for the VIP is younger than its locktime ignores the gratuitous ARP and
+// keeps sending to the old master). Strict window tracking would then find
+// one direction's segments out of window: dropped as INVALID, and for a
+// DNATed connection answered with a reset by the new master's own stack.
+func liberal(rangeFn func(func(*ct.Entry) bool)) func(func(*ct.Entry) bool) {
+	return func(yield func(*ct.Entry) bool) {
+		rangeFn(func(v *ct.Entry) bool {
+			if v.Orig.Proto != ct.ProtoTCP {
+				return yield(v)
+			}
+			c := *v
+			c.TCP.FlagsOrig |= ct.TCPFlagBeLiberal
+			c.TCP.FlagsReply |= ct.TCPFlagBeLiberal
+			return yield(&c)
+		})
 	}
 }
