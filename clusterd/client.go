@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/hasuite/hasuite/clusterd/internal/server"
@@ -237,53 +235,12 @@ func monitorCluster(c *cli.Context) error {
 	if c.Args().Present() {
 		return errors.New("usage: monitor cluster [--debug] [--json]")
 	}
-	opts, err := daemon.OptionsFrom(c)
-	if err != nil {
-		return err
-	}
-	req := &clusterv1.MonitorRequest{Debug: c.Bool(debugFlag.Name)}
-	ctx, _, stop := daemon.HandleSignals(c.Context)
-	defer stop()
-	conn, err := bus.Dial(ctx, opts.SocketPath())
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	stream, err := clusterv1.NewClusterClient(conn).Monitor(ctx, req)
-	if err != nil {
-		return explain(err)
-	}
-	// Headers come once the daemon has subscribed.
-	if _, err := stream.Header(); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return explain(err)
-	}
-	what := "changes and log records"
-	if req.Debug {
-		what += " (debug included)"
-	}
-	fmt.Fprintf(c.App.ErrWriter, "Monitoring clusterd: %s until interrupted (Ctrl-C).\n", what)
-	for {
-		ev, err := stream.Recv()
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err == io.EOF || status.Code(err) == codes.Unavailable:
-			fmt.Fprintln(c.App.ErrWriter, "clusterd stopped: end of monitoring")
-			return nil
-		case err != nil:
-			return explain(err)
-		}
-		if c.Bool(jsonFlag.Name) {
-			line, err := protojson.Marshal(ev)
-			if err != nil {
-				return fmt.Errorf("encode a monitor event as JSON: %w", err)
-			}
-			fmt.Fprintf(c.App.Writer, "%s\n", line)
-			continue
-		}
-		fmt.Fprint(c.App.Writer, show.MonitorEvent(ev))
-	}
+	debug := c.Bool(debugFlag.Name)
+	return daemon.FollowMonitor(c, daemon.MonitorSpec[clusterv1.MonitorEvent]{
+		Daemon: "clusterd", What: "changes and log records", Debug: debug, JSON: c.Bool(jsonFlag.Name),
+		Open: func(ctx context.Context, conn *grpc.ClientConn) (grpc.ServerStreamingClient[clusterv1.MonitorEvent], error) {
+			return clusterv1.NewClusterClient(conn).Monitor(ctx, &clusterv1.MonitorRequest{Debug: debug})
+		},
+		Render: show.MonitorEvent,
+	})
 }

@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -343,55 +342,14 @@ func monitorSync(c *cli.Context) error {
 	if c.Args().Present() {
 		return errors.New("usage: monitor conntrack-sync [--debug] [--json]")
 	}
-	opts, err := daemon.OptionsFrom(c)
-	if err != nil {
-		return err
-	}
-	req := &ctsyncv1.MonitorRequest{Debug: c.Bool(debugFlag.Name)}
-	ctx, _, stop := daemon.HandleSignals(c.Context)
-	defer stop()
-	conn, err := bus.Dial(ctx, opts.SocketPath())
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	stream, err := ctsyncv1.NewCtsyncClient(conn).Monitor(ctx, req)
-	if err != nil {
-		return explain(err)
-	}
-	// Headers come once the daemon has subscribed.
-	if _, err := stream.Header(); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return explain(err)
-	}
-	what := "events and log records"
-	if req.Debug {
-		what += " (debug included)"
-	}
-	fmt.Fprintf(c.App.ErrWriter, "Monitoring ctsyncd: %s until interrupted (Ctrl-C).\n", what)
-	for {
-		ev, err := stream.Recv()
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err == io.EOF || status.Code(err) == codes.Unavailable:
-			fmt.Fprintln(c.App.ErrWriter, "ctsyncd stopped: end of monitoring")
-			return nil
-		case err != nil:
-			return explain(err)
-		}
-		if c.Bool(jsonFlag.Name) {
-			line, err := protojson.Marshal(ev)
-			if err != nil {
-				return fmt.Errorf("encode a monitor event as JSON: %w", err)
-			}
-			fmt.Fprintf(c.App.Writer, "%s\n", line)
-			continue
-		}
-		fmt.Fprint(c.App.Writer, show.MonitorEvent(ev))
-	}
+	debug := c.Bool(debugFlag.Name)
+	return daemon.FollowMonitor(c, daemon.MonitorSpec[ctsyncv1.MonitorEvent]{
+		Daemon: "ctsyncd", What: "events and log records", Debug: debug, JSON: c.Bool(jsonFlag.Name),
+		Open: func(ctx context.Context, conn *grpc.ClientConn) (grpc.ServerStreamingClient[ctsyncv1.MonitorEvent], error) {
+			return ctsyncv1.NewCtsyncClient(conn).Monitor(ctx, &ctsyncv1.MonitorRequest{Debug: debug})
+		},
+		Render: show.MonitorEvent,
+	})
 }
 
 // watchCommand is every daemon's `watch [GROUP]`, for a consumer: ctsyncd
