@@ -215,6 +215,16 @@ func (r *router) crash(t *testing.T, procs ...*netlab.Process) {
 	}
 }
 
+// recover plugs the router's cables back in (after crash).
+func (r *router) recover(t *testing.T) {
+	t.Helper()
+	for _, ifname := range []string{"eth0", "eth1", "eth2"} {
+		if err := r.node.RestorePort(ifname); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // conntrackCount is the number of entries in the router's table.
 func (r *router) conntrackCount(ctx context.Context) (string, error) {
 	out, err := r.node.Run(ctx, "conntrack", "-C")

@@ -52,9 +52,15 @@ func newTrafficLab(t *testing.T) *trafficLab {
 // the Internet host (SNATed to the outside VIP).
 func (tl *trafficLab) startStreams(t *testing.T) []*stream {
 	t.Helper()
+	return tl.startStreamsOf(t, downloadSize)
+}
+
+// startStreamsOf is startStreams with downloads of size bytes.
+func (tl *trafficLab) startStreamsOf(t *testing.T, size int) []*stream {
+	t.Helper()
 	streams := []*stream{
-		startDownload(t, tl.internet, "download via DNAT", net.JoinHostPort(outsideVIP, fmt.Sprint(serverPort)), downloadSize, downloadRate),
-		startDownload(t, tl.internet, "download not NATed", net.JoinHostPort(serverIP, fmt.Sprint(serverPort)), downloadSize, downloadRate),
+		startDownload(t, tl.internet, "download via DNAT", net.JoinHostPort(outsideVIP, fmt.Sprint(serverPort)), size, downloadRate),
+		startDownload(t, tl.internet, "download not NATed", net.JoinHostPort(serverIP, fmt.Sprint(serverPort)), size, downloadRate),
 		startSession(t, tl.server, "session via SNAT", internetIP+":8080"),
 	}
 	waitProgress(t, streams...)
@@ -212,4 +218,42 @@ func TestCS_B11_StreamsSurviveCleanStopBusyTable(t *testing.T) {
 		t.Errorf("R2 committed %d entries, want at least %d", got, busyTable+len(streams))
 	}
 	t.Logf("R2 committed %d entries in %v", st.GetLastCommit().GetEntries(), st.GetLastCommit().GetDuration().AsDuration())
+}
+
+// TestCS_B11_StreamsSurviveFailback: after R1's death and R2's takeover,
+// R1 comes back (cables in, daemons restarted). Its ctsyncd holds a
+// demotion until R2's table has arrived, so its vrrpd (priority 200)
+// preempts only then, through the takeover gate: the streams survive the
+// way back too, and nothing is left half-synced (level-triggered restart,
+// issue 5).
+func TestCS_B11_StreamsSurviveFailback(t *testing.T) {
+	tl := newTrafficLab(t)
+	tl.r1.startVrrpd(t)
+	tl.r1.waitMaster(t)
+	tl.r2.startVrrpd(t)
+	tl.r1.startCtsyncd(t, viaVRRP)
+	tl.r2.startCtsyncd(t, viaVRRP)
+	tl.r2.waitPeer(t)
+	streams := tl.startStreamsOf(t, 3*downloadSize/2)
+	tl.r2.waitExternal(t, uint64(len(streams)))
+
+	t.Log("R1 dies mid-transfer")
+	tl.r1.crash(t, tl.r1.vrrpd, tl.r1.ctsyncd)
+	tl.r2.waitMaster(t)
+	waitProgress(t, streams...)
+
+	t.Log("R1 comes back and preempts once it has R2's table")
+	tl.r1.recover(t)
+	tl.r1.startVrrpd(t)
+	tl.r1.startCtsyncd(t, viaVRRP)
+	tl.r1.waitMaster(t)
+	waitProgress(t, streams...)
+	finishAll(t, streams)
+	st, err := tl.r1.syncStatus(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetLastCommit().GetEntries() < uint64(len(streams)) {
+		t.Errorf("R1 committed %d entries on its way back, want at least %d", st.GetLastCommit().GetEntries(), len(streams))
+	}
 }
