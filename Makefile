@@ -2,7 +2,8 @@
 #
 #   make lab       build everything and start the two-router lab in namespaces,
 #                  vrrpd running on both routers (make lab-failover shows it);
-#                  make lab-cluster runs clusterd instead (make lab-cluster-failover)
+#                  make lab-cluster runs clusterd instead (make lab-cluster-failover);
+#                  make lab-ctsync chapter 4's stateful failover (make lab-ctsync-failover)
 #   make test      what CI runs: install missing packages, check generated
 #                  code, vet, unit tests with -race, then the end-to-end tests
 #
@@ -35,7 +36,7 @@ STATICCHECK_VERSION := v0.8.2
 UNIT_TIMEOUT := 15m
 E2E_TIMEOUT  := 30m
 
-.PHONY: all build test deps proto proto-check vet unit e2e lab lab-down lab-failover lab-cluster lab-cluster-failover bench lint clean
+.PHONY: all build test deps proto proto-check vet unit e2e soak-ctsyncd lab lab-down lab-failover lab-cluster lab-cluster-failover lab-ctsync lab-ctsync-failover bench lint clean
 
 all: build
 
@@ -67,6 +68,11 @@ vet:
 unit: build
 	HASUITE_BIN=$(BIN) $(GO) test -race -count=1 -timeout $(UNIT_TIMEOUT) ./...
 
+# The guide's stateful-failover acceptance test, every stream case ten
+# times over (issue 5 asks for 10 of 10); about 15 minutes, not part of CI.
+soak-ctsyncd: build
+	HASUITE_BIN=$(BIN) $(GO) test -tags e2e -count=10 -run 'TestCS_B11_Streams' -timeout 60m ./ctsyncd/e2e
+
 # End-to-end tests: real binaries from bin/ in network namespaces. They live
 # in packages named e2e under each daemon, behind the e2e build tag.
 e2e: build
@@ -93,6 +99,14 @@ lab-cluster: deps build
 
 lab-cluster-failover:
 	@HASUITE_BIN=$(BIN) $(GO) run ./deploy/lab cluster-failover
+
+# Chapter 4: firewall and NAT on the VIPs, vrrpd with Examples 4-6/4-7,
+# ctsyncd with Example 4-8; the failover runs a transfer through R1's death.
+lab-ctsync: deps build
+	@HASUITE_BIN=$(BIN) $(GO) run ./deploy/lab up --daemons vrrpd,ctsyncd
+
+lab-ctsync-failover:
+	@HASUITE_BIN=$(BIN) $(GO) run ./deploy/lab ctsync-failover
 
 # -p 1: one daemon's bench at a time, or each would measure the other's load
 # (and both rewrite docs/benchmarks.md at once).

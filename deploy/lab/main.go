@@ -9,6 +9,8 @@
 //	go run ./deploy/lab status    # is it up, each node's addresses, each daemon's state
 //	go run ./deploy/lab failover  # pull R1's LAN cable, watch R2 take over, plug it back
 //	go run ./deploy/lab cluster-failover  # kill R1's clusterd, watch R2 take over, R1 fail back
+//	go run ./deploy/lab up --daemons vrrpd,ctsyncd  # chapter 4: firewall, NAT, vrrpd and ctsyncd (make lab-ctsync)
+//	go run ./deploy/lab ctsync-failover  # a long transfer survives R1's death
 //	go run ./deploy/lab down      # remove it, daemons and all
 package main
 
@@ -42,18 +44,27 @@ func main() {
 					&cli.StringFlag{
 						Name:  "daemons",
 						Value: "vrrpd",
-						Usage: "the daemons to run on R1 and R2, comma-separated: vrrpd, clusterd (the guide's Example 3-4 adapted), or none",
+						Usage: "the daemons to run on R1 and R2, comma-separated: vrrpd, clusterd (the guide's Example 3-4 adapted), ctsyncd (with vrrpd: chapter 4, Examples 4-1, 4-6 to 4-9), or none",
 					},
 					&cli.StringFlag{
 						Name:  "vrrp",
 						Value: scenarios[0].name,
-						Usage: "the guide's VRRP examples to run: 2-3 (Examples 2-3/2-4, sync group), 2-1 (Examples 2-1/2-2), or none (no vrrpd)",
+						Usage: "the guide's VRRP examples to run: 2-3 (Examples 2-3/2-4, sync group), 2-1 (Examples 2-1/2-2), 4-6 (Examples 4-6/4-7, the default with ctsyncd), or none (no vrrpd)",
 					},
 				},
 			},
 			{Name: "down", Usage: "stop the daemons and remove the lab and everything running in it", Action: down},
 			{Name: "status", Usage: "say whether the lab is up and show each node's addresses and each vrrpd's groups", Action: status},
 			{Name: "failover", Usage: "pull R1's LAN cable, show R2 taking over, then plug it back in", Action: failoverCmd},
+			{
+				Name:   "ctsync-failover",
+				Usage:  "the guide's chapter 4 test: a long transfer from ISP1 to the DNATed VIP, R1 dies mid-transfer, R2 takes over with R1's connections; then R1 comes back",
+				Action: ctsyncFailoverCmd,
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "size", Value: int(defaultTransfer.size >> 20), Usage: "the transfer's size in MiB"},
+					&cli.IntFlag{Name: "rate", Value: int(defaultTransfer.rate >> 20), Usage: "the transfer's rate in MiB/s"},
+				},
+			},
 			{
 				Name:   "cluster-failover",
 				Usage:  "take R1's clusterd down, show R2 taking the cluster IPs over, then R1 coming back and failing back",
@@ -75,31 +86,58 @@ func main() {
 // smokeTimeout bounds the reachability check after building.
 const smokeTimeout = 10 * time.Second
 
-// parseDaemons reads up's --daemons: which of vrrpd and clusterd to run.
-func parseDaemons(list string) (vrrp, cluster bool, err error) {
+// daemons are the daemons up runs on R1 and R2.
+type daemons struct{ vrrp, cluster, ctsync bool }
+
+// parseDaemons reads up's --daemons: which of vrrpd, clusterd and ctsyncd
+// to run.
+func parseDaemons(list string) (daemons, error) {
+	var d daemons
 	for _, name := range strings.Split(list, ",") {
 		switch strings.TrimSpace(name) {
 		case "vrrpd":
-			vrrp = true
+			d.vrrp = true
 		case "clusterd":
-			cluster = true
+			d.cluster = true
+		case "ctsyncd":
+			d.ctsync = true
 		case "none", "":
 		default:
-			return false, false, fmt.Errorf("--daemons %q: %q is none of vrrpd, clusterd, none (write vrrpd,clusterd for both)", list, name)
+			return d, fmt.Errorf("--daemons %q: %q is none of vrrpd, clusterd, ctsyncd, none (write vrrpd,clusterd for both)", list, name)
 		}
 	}
-	return vrrp, cluster, nil
+	if d.ctsync && !d.vrrp {
+		return d, fmt.Errorf("--daemons %q: ctsyncd follows vrrpd's sync group TESTING (Example 4-8): write vrrpd,ctsyncd", list)
+	}
+	return d, nil
+}
+
+// vrrpScenarioFor is up's --vrrp, checked against --daemons: ctsyncd's
+// Example 4-8 needs Examples 4-6/4-7, the default then.
+func vrrpScenarioFor(d daemons, name string, set bool) (string, error) {
+	if !d.ctsync {
+		return name, nil
+	}
+	if set && name != ctsyncdScenario {
+		return "", fmt.Errorf("--vrrp %s: ctsyncd follows sync group TESTING of Examples 4-6/4-7: leave --vrrp out or write --vrrp %s", name, ctsyncdScenario)
+	}
+	return ctsyncdScenario, nil
 }
 
 func up(c *cli.Context) error {
 	out := c.App.Writer
-	runVRRP, runCluster, err := parseDaemons(c.String("daemons"))
+	run, err := parseDaemons(c.String("daemons"))
+	if err != nil {
+		return err
+	}
+	runVRRP, runCluster := run.vrrp, run.cluster
+	vrrpName, err := vrrpScenarioFor(run, c.String("vrrp"), c.IsSet("vrrp"))
 	if err != nil {
 		return err
 	}
 	var scenario *vrrpScenario
-	var bin, clusterBin string
-	if name := c.String("vrrp"); runVRRP && name != "none" {
+	var bin, clusterBin, ctsyncBin string
+	if name := vrrpName; runVRRP && name != "none" {
 		s, err := scenarioNamed(name)
 		if err != nil {
 			return err
@@ -111,6 +149,11 @@ func up(c *cli.Context) error {
 	}
 	if runCluster {
 		if clusterBin, err = daemonBinary("clusterd"); err != nil {
+			return err
+		}
+	}
+	if run.ctsync {
+		if ctsyncBin, err = daemonBinary("ctsyncd"); err != nil {
 			return err
 		}
 	}
@@ -134,6 +177,11 @@ func up(c *cli.Context) error {
 			return fmt.Errorf("the lab is up but vrrpd is not (make lab-down removes it): %w", err)
 		}
 	}
+	if run.ctsync {
+		if err := startCtsync(c.Context, newCtsyncLab(lab, ctsyncBin, bin, runRoot), out); err != nil {
+			return fmt.Errorf("the lab is up but ctsyncd is not (make lab-down removes it): %w", err)
+		}
+	}
 	if runCluster {
 		if err := startCluster(c.Context, clusterLab{lab: lab, bin: clusterBin, runRoot: runRoot}, out); err != nil {
 			return fmt.Errorf("the lab is up but clusterd is not (make lab-down removes it): %w", err)
@@ -148,6 +196,11 @@ Look around:   go run ./deploy/lab status
 Fail over:     go run ./deploy/lab failover           (or make lab-failover)
 `, bin, runRoot)
 	}
+	if run.ctsync {
+		fmt.Fprintf(out, `Ask ctsyncd:   %[1]s --run-dir %[2]s/r1 show conntrack-sync status   (logs: %[2]s/<node>/ctsyncd.log)
+Stateful failover: go run ./deploy/lab ctsync-failover   (or make lab-ctsync-failover)
+`, ctsyncBin, runRoot)
+	}
 	if runCluster {
 		fmt.Fprintf(out, `Ask clusterd:  %[1]s --run-dir %[2]s/r1 show cluster status   (logs: %[2]s/<node>/clusterd.log, lablog.log)
 Fail over:     go run ./deploy/lab cluster-failover   (or make lab-cluster-failover)
@@ -161,6 +214,7 @@ Fail over:     go run ./deploy/lab cluster-failover   (or make lab-cluster-failo
 // waits for the election and makes the LAN host use the VIP as its gateway.
 func startVRRP(ctx context.Context, v vrrpLab, s vrrpScenario, out io.Writer) error {
 	fmt.Fprintf(out, "\nstarting vrrpd on R1 and R2 with the guide's %s...\n", s.examples)
+	v.lanVIP = s.gateway()
 	if err := v.start(s); err != nil {
 		return err
 	}
@@ -173,7 +227,7 @@ func startVRRP(ctx context.Context, v vrrpLab, s vrrpScenario, out io.Writer) er
 		return err
 	}
 	for _, check := range []struct{ to, what string }{
-		{lanVIP, "LAN -> the VIP of group 99"},
+		{v.gateway(), "LAN -> the VIP on the LAN"},
 		{"12.34.56.1", "LAN -> ISP1 via the VIP"},
 	} {
 		err := netlab.Poll(ctx, smokeTimeout, func() (bool, string) {
@@ -283,7 +337,7 @@ func daemonStatus(ctx context.Context, lab *netlab.Lab, out io.Writer) error {
 		return err
 	}
 	if len(found) == 0 {
-		fmt.Fprintln(out, "\nNo daemon runs in the lab (make lab starts vrrpd on R1 and R2, make lab-cluster clusterd).")
+		fmt.Fprintln(out, "\nNo daemon runs in the lab (make lab starts vrrpd on R1 and R2, make lab-cluster clusterd, make lab-ctsync vrrpd and ctsyncd).")
 		return nil
 	}
 	fmt.Fprintln(out)
@@ -298,6 +352,12 @@ func daemonStatus(ctx context.Context, lab *netlab.Lab, out io.Writer) error {
 	}
 	if len(byName["vrrpd"]) > 0 {
 		if err := vrrpStatus(ctx, lab, byName["vrrpd"], out); err != nil {
+			return err
+		}
+	}
+	if len(byName["ctsyncd"]) > 0 {
+		fmt.Fprintln(out)
+		if err := ctsyncStatus(ctx, lab, out); err != nil {
 			return err
 		}
 	}
@@ -347,8 +407,37 @@ func failoverCmd(c *cli.Context) error {
 	if !runs(labPrefix, "vrrpd") {
 		return cli.Exit("no vrrpd runs in the lab: make lab starts it (not with --vrrp none)", 3)
 	}
-	_, err = vrrpLab{lab: lab, bin: bin, runRoot: runRoot}.failover(c.Context, c.App.Writer)
+	_, err = vrrpLab{lab: lab, bin: bin, runRoot: runRoot, lanVIP: runningScenario(runRoot).lanVIP}.failover(c.Context, c.App.Writer)
 	return err
+}
+
+func ctsyncFailoverCmd(c *cli.Context) error {
+	lab, err := attach()
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	bin, err := daemonBinary("ctsyncd")
+	if err != nil {
+		return err
+	}
+	vrrpBin, err := vrrpdBinary()
+	if err != nil {
+		return err
+	}
+	if !runs(labPrefix, "ctsyncd") {
+		return cli.Exit("no ctsyncd runs in the lab: make lab-ctsync starts it (go run ./deploy/lab up --daemons vrrpd,ctsyncd)", 3)
+	}
+	shape := transferShape{size: int64(c.Int("size")) << 20, rate: int64(c.Int("rate")) << 20}
+	if shape.size <= 0 || shape.rate <= 0 {
+		return fmt.Errorf("--size %d --rate %d: both must be at least 1 (MiB, MiB/s)", c.Int("size"), c.Int("rate"))
+	}
+	rep, err := newCtsyncLab(lab, bin, vrrpBin, runRoot).failover(c.Context, c.App.Writer, shape)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "\nSummary:\n  %s\n", rep)
+	return nil
 }
 
 // runs says whether the lab has started a daemon of that name.

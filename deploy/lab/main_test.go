@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,13 +99,19 @@ func echoRequestFrom(frame []byte, src string) string {
 
 // TestVRRPConfigsAreTheGuides: the lab's vrrpd configurations are the
 // guide's Examples 2-1 to 2-4 as vrrpd's own tests hold them, with only the
-// guide's eth0 (its LAN) renamed to the lab's LAN interface eth2.
+// guide's eth0 (its LAN) renamed to the lab's LAN interface eth2, and
+// Examples 4-6/4-7 as pkg/config's tests hold them, unchanged (chapter 4's
+// interfaces are the lab's).
 func TestVRRPConfigsAreTheGuides(t *testing.T) {
+	vrrpdTestdata := filepath.Join("..", "..", "vrrpd", "internal", "config", "testdata")
+	guideTestdata := filepath.Join("..", "..", "pkg", "config", "testdata", "guide")
 	guide := map[string]string{
-		"vrrpd/example-2-1-r1.conf": "example-2-1-vrrp-master.conf",
-		"vrrpd/example-2-2-r2.conf": "example-2-2-vrrp-backup.conf",
-		"vrrpd/example-2-3-r1.conf": "example-2-3-vrrp-sync-group-master.conf",
-		"vrrpd/example-2-4-r2.conf": "example-2-4-vrrp-sync-group-backup.conf",
+		"vrrpd/example-2-1-r1.conf": filepath.Join(vrrpdTestdata, "example-2-1-vrrp-master.conf"),
+		"vrrpd/example-2-2-r2.conf": filepath.Join(vrrpdTestdata, "example-2-2-vrrp-backup.conf"),
+		"vrrpd/example-2-3-r1.conf": filepath.Join(vrrpdTestdata, "example-2-3-vrrp-sync-group-master.conf"),
+		"vrrpd/example-2-4-r2.conf": filepath.Join(vrrpdTestdata, "example-2-4-vrrp-sync-group-backup.conf"),
+		"vrrpd/example-4-6-r1.conf": filepath.Join(guideTestdata, "example-4-6-vrrp-r1.conf"),
+		"vrrpd/example-4-7-r2.conf": filepath.Join(guideTestdata, "example-4-7-vrrp-r2.conf"),
 	}
 	for _, s := range scenarios {
 		for _, node := range routers {
@@ -123,11 +130,14 @@ func TestVRRPConfigsAreTheGuides(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := os.ReadFile(filepath.Join("..", "..", "vrrpd", "internal", "config", "testdata", example))
+		want, err := os.ReadFile(example)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantText := strings.ReplaceAll(normalizeConfig(string(want)), "ethernet eth0 ", "ethernet "+routerLANPort+" ")
+		wantText := normalizeConfig(string(want))
+		if strings.HasPrefix(example, vrrpdTestdata) { // chapter 2: the guide's LAN is eth0
+			wantText = strings.ReplaceAll(wantText, "ethernet eth0 ", "ethernet "+routerLANPort+" ")
+		}
 		if normalizeConfig(string(got)) != wantText {
 			t.Errorf("%s differs from the guide's %s beyond eth0 -> %s:\n got: %s\nwant: %s",
 				lab, example, routerLANPort, normalizeConfig(string(got)), wantText)
@@ -164,11 +174,11 @@ func TestPrivilegedLabVRRP(t *testing.T) {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("no vrrpd binary: %v", err)
 	}
-	wantGroups := map[string]int{"2-1": 1, "2-3": 2}
+	wantGroups := map[string]int{"2-1": 1, "2-3": 2, "4-6": 2}
 	for _, s := range scenarios {
 		t.Run("examples "+s.name, func(t *testing.T) {
 			lab := netlab.New(t, labTopology())
-			v := vrrpLab{lab: lab, bin: bin, runRoot: t.TempDir()}
+			v := vrrpLab{lab: lab, bin: bin, runRoot: t.TempDir(), lanVIP: s.lanVIP}
 			if err := startVRRP(t.Context(), v, s, t.Output()); err != nil {
 				t.Fatal(err)
 			}
@@ -336,6 +346,193 @@ func TestPrivilegedLabCluster(t *testing.T) {
 	for _, d := range found {
 		if d.Running() {
 			t.Errorf("%s's clusterd (PID %d) still runs after the teardown", d.Node, d.PID)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join("/run/netns", lab.Prefix()+"-*")); len(left) > 0 {
+		t.Errorf("namespaces left after the teardown: %v", left)
+	}
+	for _, path := range []string{c.runRoot, netlab.DetachedDir(lab.Prefix())} {
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after the teardown: %v, want it gone", path, err)
+		}
+	}
+}
+
+func TestParseDaemons(t *testing.T) {
+	tests := []struct {
+		list    string
+		vrrp    string // --vrrp as given, "" when left out
+		want    daemons
+		want46  string // the scenario up runs
+		wantErr string
+	}{
+		{list: "vrrpd", want: daemons{vrrp: true}, want46: "2-3"},
+		{list: "clusterd", want: daemons{cluster: true}, want46: "2-3"},
+		{list: "vrrpd, clusterd", want: daemons{vrrp: true, cluster: true}, want46: "2-3"},
+		{list: "none", want46: "2-3"},
+		{list: "vrrpd", vrrp: "4-6", want: daemons{vrrp: true}, want46: "4-6"},
+		{list: "vrrpd,ctsyncd", want: daemons{vrrp: true, ctsync: true}, want46: "4-6"},
+		{list: "vrrpd,ctsyncd", vrrp: "4-6", want: daemons{vrrp: true, ctsync: true}, want46: "4-6"},
+		{list: "vrrpd,ctsyncd", vrrp: "2-3", wantErr: "leave --vrrp out"},
+		{list: "ctsyncd", wantErr: "write vrrpd,ctsyncd"},
+		{list: "vrrpd,keepalived", wantErr: "none of vrrpd, clusterd, ctsyncd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.list+" "+tt.vrrp, func(t *testing.T) {
+			got, err := parseDaemons(tt.list)
+			scenario := ""
+			if err == nil {
+				name := tt.vrrp
+				if name == "" {
+					name = scenarios[0].name
+				}
+				scenario, err = vrrpScenarioFor(got, name, tt.vrrp != "")
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want || scenario != tt.want46 {
+				t.Fatalf("got %+v, scenario %q, %v; want %+v, scenario %q", got, scenario, err, tt.want, tt.want46)
+			}
+		})
+	}
+}
+
+// TestCtsyncConfigIsTheGuides keeps the lab's ctsyncd configuration the
+// guide's Example 4-8 as ctsyncd's own tests hold it (CS-C05, CS-C08).
+func TestCtsyncConfigIsTheGuides(t *testing.T) {
+	got, err := ctsyncFiles.ReadFile("ctsyncd/ctsyncd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join("..", "..", "ctsyncd", "testdata", "example-4-8-conntrack-sync-vrrp.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if normalizeConfig(string(got)) != normalizeConfig(string(want)) {
+		t.Errorf("ctsyncd/ctsyncd.conf differs from the guide's Example 4-8:\n got: %s\nwant: %s",
+			normalizeConfig(string(got)), normalizeConfig(string(want)))
+	}
+}
+
+// TestFirewallRulesAreTheGuides checks that the iptables rules carry
+// Examples 4-1 and 4-9: each rule the lab needs is there, with the guide's
+// addresses (and 172.16.0.33 for Example 4-9's typo, CS-Q07).
+func TestFirewallRulesAreTheGuides(t *testing.T) {
+	data, err := ctsyncFiles.ReadFile("ctsyncd/firewall.rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for line := range strings.Lines(string(data)) {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "-A ") {
+			rules = append(rules, line)
+		}
+	}
+	for _, want := range []string{
+		// Example 4-1, internet_to_protected in on eth0: rule 10, rule 20, default_action drop.
+		"-A FORWARD -i eth0+ -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+		"-A FORWARD -i eth0+ -p tcp -d 172.16.0.33 --dport 80 -m conntrack --ctstate NEW -j ACCEPT",
+		"-A FORWARD -i eth0+ -j DROP",
+		// protected_to_internet in on eth2: rule 10, default_action accept.
+		"-A FORWARD -i eth2+ -m conntrack --ctstate INVALID -j DROP",
+		"-A FORWARD -i eth2+ -j ACCEPT",
+		// Example 4-9: rules 10 (SNAT) and 20 (DNAT), on the outside VIP.
+		"-A POSTROUTING -o eth0+ -s 172.16.0.0/24 -j SNAT --to-source " + ctsyncOutsideVIP,
+		"-A PREROUTING -i eth0+ -d " + ctsyncOutsideVIP + " -p tcp --dport 80 -j DNAT --to-destination 172.16.0.33",
+	} {
+		if !slices.Contains(rules, want) {
+			t.Errorf("ctsyncd/firewall.rules lacks %q", want)
+		}
+	}
+	if len(rules) != 7 {
+		t.Errorf("ctsyncd/firewall.rules has %d rules, want the guide's 7:\n%s", len(rules), strings.Join(rules, "\n"))
+	}
+	for _, guide := range []struct{ file, value string }{
+		{"example-4-1-firewall.conf", "address 172.16.0.33"},
+		{"example-4-9-nat.conf", "address " + ctsyncOutsideVIP},
+		{"example-4-9-nat.conf", "address 172.16.0.0/24"},
+	} {
+		text, err := os.ReadFile(filepath.Join("..", "..", "pkg", "config", "testdata", "guide", guide.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(text), guide.value) {
+			t.Errorf("the guide's %s has no %q: update the lab's rules and this test", guide.file, guide.value)
+		}
+	}
+}
+
+// TestPrivilegedLabCtsync runs what `make lab-ctsync` and `lab
+// ctsync-failover` do, in a lab of its own: the guide's chapter 4 set-up
+// (Examples 4-1, 4-6 to 4-9, tcp_loose=0) with R1 master; a transfer from
+// ISP1 through the DNATed VIP survives R1's death, every byte intact, with
+// R2 committing R1's table (CS-B11); R1 comes back, takes R2's table and
+// preempts with a second transfer running (CS-B12, CS-B11 again). Then the
+// teardown of `lab down` leaves no daemon, pid file, run directory or
+// namespace behind.
+func TestPrivilegedLabCtsync(t *testing.T) {
+	netlab.RequirePrivileged(t)
+	dir := os.Getenv("HASUITE_BIN")
+	if dir == "" {
+		t.Skip("HASUITE_BIN is not set: go build -o bin/ ./vrrpd ./ctsyncd and run with HASUITE_BIN=$PWD/bin")
+	}
+	bins := map[string]string{}
+	for _, name := range []string{"vrrpd", "ctsyncd"} {
+		bin, err := filepath.Abs(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("no %s binary: %v", name, err)
+		}
+		bins[name] = bin
+	}
+	scenario, err := scenarioNamed(ctsyncdScenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab := netlab.New(t, labTopology())
+	c := newCtsyncLab(lab, bins["ctsyncd"], bins["vrrpd"], t.TempDir())
+	if err := startVRRP(t.Context(), c.vrrp, scenario, t.Output()); err != nil {
+		t.Fatal(err)
+	}
+	if err := startCtsync(t.Context(), c, t.Output()); err != nil {
+		t.Fatal(err)
+	}
+	found, err := netlab.FindDetached(lab.Prefix())
+	if err != nil || len(found) != 2*len(routers) {
+		t.Fatalf("detached daemons: %v, %v; want vrrpd and ctsyncd on each router", found, err)
+	}
+
+	// 12 s at 2 MiB/s: R1 dies about 3 s in.
+	rep, err := c.failover(t.Context(), t.Output(), transferShape{size: 24 << 20, rate: 2 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(rep)
+	if rep.failbackErr != nil {
+		// Not ctsyncd's takeover but its commit's TCP flags: see
+		// failbackProblem. The failback itself must still work.
+		t.Logf("known problem: %v", rep.failbackErr)
+	}
+	if rep.committed == 0 || rep.failbackCommitted == 0 {
+		t.Errorf("committed %d entries at the takeover, %d at the failback; want the transfer's connection each time", rep.committed, rep.failbackCommitted)
+	}
+
+	found, err = netlab.FindDetached(lab.Prefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := teardown(lab.Prefix(), c.runRoot); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range found {
+		if d.Running() {
+			t.Errorf("%s's %s (PID %d) still runs after the teardown", d.Node, d.Name, d.PID)
 		}
 	}
 	if left, _ := filepath.Glob(filepath.Join("/run/netns", lab.Prefix()+"-*")); len(left) > 0 {

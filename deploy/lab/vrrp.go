@@ -40,6 +40,7 @@ type vrrpScenario struct {
 	name     string // the --vrrp value
 	examples string // for humans
 	configs  map[string]string
+	lanVIP   string // the VIP on the LAN, the LAN host's gateway
 }
 
 var scenarios = []vrrpScenario{
@@ -52,6 +53,12 @@ var scenarios = []vrrpScenario{
 		name:     "2-1",
 		examples: "Examples 2-1/2-2 (group 99 on eth2)",
 		configs:  map[string]string{"r1": "vrrpd/example-2-1-r1.conf", "r2": "vrrpd/example-2-2-r2.conf"},
+	},
+	{
+		name:     "4-6",
+		examples: "Examples 4-6/4-7 (groups 1 on eth0 and 2 on eth2, sync group TESTING)",
+		configs:  map[string]string{"r1": "vrrpd/example-4-6-r1.conf", "r2": "vrrpd/example-4-7-r2.conf"},
+		lanVIP:   ctsyncInsideVIP,
 	},
 }
 
@@ -66,7 +73,8 @@ func scenarioNamed(name string) (vrrpScenario, error) {
 	return vrrpScenario{}, fmt.Errorf("--vrrp %q: want one of %s, or none", name, strings.Join(names, ", "))
 }
 
-// The VIP of group 99 on the LAN, the LAN host's gateway once vrrpd runs.
+// The VIP of group 99 on the LAN, the LAN host's gateway once vrrpd runs
+// with chapter 2's examples.
 const (
 	lanVIP        = "172.16.0.24"
 	routerLANPort = "eth2"
@@ -105,13 +113,35 @@ type vrrpLab struct {
 	lab     *netlab.Lab
 	bin     string
 	runRoot string
+	lanVIP  string // the scenario's VIP on the LAN; empty: chapter 2's lanVIP
 }
+
+// gateway is the VIP on the LAN that the LAN host routes through.
+func (v vrrpLab) gateway() string {
+	if v.lanVIP != "" {
+		return v.lanVIP
+	}
+	return lanVIP
+}
+
+// gateway is the scenario's VIP on the LAN.
+func (s vrrpScenario) gateway() string { return vrrpLab{lanVIP: s.lanVIP}.gateway() }
+
+// scenarioFile records which scenario up started, for failover to find
+// its VIP.
+const scenarioFile = "vrrp-scenario"
 
 func (v vrrpLab) runDir(node string) string { return filepath.Join(v.runRoot, node) }
 
 // start writes each router's configuration into its run directory and
 // starts its vrrpd, detached so that it outlives this program.
 func (v vrrpLab) start(s vrrpScenario) error {
+	if err := os.MkdirAll(v.runRoot, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(v.runRoot, scenarioFile), []byte(s.name+"\n"), 0o644); err != nil {
+		return err
+	}
 	for _, node := range routers {
 		dir := v.runDir(node)
 		if err := os.MkdirAll(filepath.Join(dir, "state"), 0o755); err != nil {
@@ -121,17 +151,38 @@ func (v vrrpLab) start(s vrrpScenario) error {
 		if err != nil {
 			return err
 		}
-		confPath := filepath.Join(dir, "vrrpd.conf")
-		if err := os.WriteFile(confPath, conf, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "vrrpd.conf"), conf, 0o644); err != nil {
 			return err
 		}
-		_, err = v.lab.Node(node).StartDetached(netlab.DetachOptions{Name: "vrrpd", LogFile: filepath.Join(dir, "vrrpd.log")},
-			v.bin, "--config", confPath, "--run-dir", dir, "--scripts-dir", dir, "--state-dir", filepath.Join(dir, "state"), "run")
-		if err != nil {
-			return fmt.Errorf("start vrrpd on %s: %w", node, err)
+		if err := v.startNode(node); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// startNode starts a router's vrrpd with the configuration in its run
+// directory, detached.
+func (v vrrpLab) startNode(node string) error {
+	dir := v.runDir(node)
+	_, err := v.lab.Node(node).StartDetached(netlab.DetachOptions{Name: "vrrpd", LogFile: filepath.Join(dir, "vrrpd.log")},
+		v.bin, "--config", filepath.Join(dir, "vrrpd.conf"), "--run-dir", dir, "--scripts-dir", dir, "--state-dir", filepath.Join(dir, "state"), "run")
+	if err != nil {
+		return fmt.Errorf("start vrrpd on %s: %w", node, err)
+	}
+	return nil
+}
+
+// runningScenario is the scenario up started in the lab under root, or
+// the default when it left no record.
+func runningScenario(root string) vrrpScenario {
+	name, err := os.ReadFile(filepath.Join(root, scenarioFile))
+	if err == nil {
+		if s, err := scenarioNamed(strings.TrimSpace(string(name))); err == nil {
+			return s
+		}
+	}
+	return scenarios[0]
 }
 
 // vrrpctl runs the vrrpd CLI against a router's daemon; the socket needs
@@ -278,7 +329,7 @@ func (v vrrpLab) waitMasters(ctx context.Context, want string) (states, error) {
 // useVIPGateway makes the LAN host route through group 99's VIP instead of
 // R1's own address, as the guide's LAN hosts do.
 func (v vrrpLab) useVIPGateway(ctx context.Context) error {
-	_, err := v.lab.Node("lan").Run(ctx, "ip", "route", "replace", "default", "via", lanVIP)
+	_, err := v.lab.Node("lan").Run(ctx, "ip", "route", "replace", "default", "via", v.gateway())
 	return err
 }
 
@@ -314,14 +365,14 @@ func (v vrrpLab) failover(ctx context.Context, out io.Writer) (rep failoverRepor
 	fmt.Fprintf(out, "Before: %s\n", before)
 	v.showAll(ctx, out)
 	if err := netlab.Poll(ctx, electionTimeout, func() (bool, string) {
-		err := lan.Ping(ctx, lanVIP)
+		err := lan.Ping(ctx, v.gateway())
 		return err == nil, fmt.Sprint(err)
 	}); err != nil {
-		return rep, fmt.Errorf("the LAN host does not reach the VIP %s: %w", lanVIP, err)
+		return rep, fmt.Errorf("the LAN host does not reach the VIP %s: %w", v.gateway(), err)
 	}
-	fmt.Fprintf(out, "\nok  ping %s from the LAN host (R1 answers)\n", lanVIP)
+	fmt.Fprintf(out, "\nok  ping %s from the LAN host (R1 answers)\n", v.gateway())
 
-	pinger, err := lan.StartPinger(lanVIP, 100*time.Millisecond)
+	pinger, err := lan.StartPinger(v.gateway(), 100*time.Millisecond)
 	if err != nil {
 		return rep, err
 	}
@@ -347,17 +398,17 @@ func (v vrrpLab) failover(ctx context.Context, out io.Writer) (rep failoverRepor
 	fmt.Fprintf(out, "R2 took over after %v: %s\n", rep.takeover.Round(100*time.Millisecond), after)
 	v.showAll(ctx, out)
 	if err := netlab.Poll(ctx, electionTimeout, func() (bool, string) {
-		err := lan.Ping(ctx, lanVIP)
+		err := lan.Ping(ctx, v.gateway())
 		return err == nil, fmt.Sprint(err)
 	}); err != nil {
-		return rep, fmt.Errorf("after the takeover the LAN host does not reach the VIP %s: %w", lanVIP, err)
+		return rep, fmt.Errorf("after the takeover the LAN host does not reach the VIP %s: %w", v.gateway(), err)
 	}
 	// Let the pinger see R2 answer for a while, so the gap it reports
 	// is the takeover's and not cut short.
 	seen := pinger.Stats().Received
 	_ = netlab.Poll(ctx, electionTimeout, func() (bool, string) { return pinger.Stats().Received >= seen+10, "" })
 	rep.during = pinger.Stop()
-	fmt.Fprintf(out, "\nok  ping %s from the LAN host (R2 answers); pings every 100ms during the takeover: %v\n", lanVIP, rep.during)
+	fmt.Fprintf(out, "\nok  ping %s from the LAN host (R2 answers); pings every 100ms during the takeover: %v\n", v.gateway(), rep.during)
 
 	fmt.Fprintf(out, "\nRestoring R1's LAN cable...\n")
 	restored := time.Now()

@@ -626,9 +626,15 @@ func (e *Engine) prepare(g *group, now time.Time) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancelPrepare = cancel
-	name, deadline := g.busName(), now.Add(g.cfg.GateDeadline)
+	name, deadline, sg := g.busName(), now.Add(g.cfg.GateDeadline), g.syncGroup()
 	go func() {
 		res := e.opts.Producer.Prepare(ctx, name, busv1.State_STATE_MASTER, deadline)
+		// A holder that follows the sync group (ctsyncd's Example 4-8)
+		// gates its members too, as its demotion does.
+		if sg != "" && res.Ready() {
+			sres := e.opts.Producer.Prepare(ctx, SyncGroupPrefix+sg, busv1.State_STATE_MASTER, deadline)
+			res.Holders, res.Duration = append(res.Holders, sres.Holders...), res.Duration+sres.Duration
+		}
 		cancel()
 		e.post(func() { finish(res) })
 	}()
