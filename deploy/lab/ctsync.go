@@ -302,33 +302,15 @@ type ctsyncReport struct {
 	failback          time.Duration // from R1's daemons' restart to R1 MASTER again
 	failbackStall     time.Duration // the longest stall of a second transfer across the failback
 	failbackCommitted uint64        // entries R1 committed when it took the VIPs back
-	// failbackErr is why the second transfer broke at the failback: the
-	// known problem failbackProblem explains.
-	failbackErr error
 }
 
 func (r ctsyncReport) String() string {
 	second := fmt.Sprintf("a second transfer intact, stalled at most %v", r.failbackStall.Round(10*time.Millisecond))
-	if r.failbackErr != nil {
-		second = "a second transfer BROKEN (the known problem above): " + r.failbackErr.Error()
-	}
 	return fmt.Sprintf("transfer of %d MiB intact in %v, stalled at most %v across the takeover (R2 MASTER after %v, %d entries committed); "+
 		"failback after %v (%d entries committed), %s",
 		r.size>>20, r.transfer.Round(100*time.Millisecond), r.stall.Round(10*time.Millisecond), r.takeover.Round(100*time.Millisecond),
 		r.committed, r.failback.Round(100*time.Millisecond), r.failbackCommitted, second)
 }
-
-// failbackProblem explains how a failback can reset a connection that a
-// takeover does not; ctsync-failover prints it when it happens.
-const failbackProblem = `KNOWN PROBLEM (ctsyncd): at a failback both routers are up, and the LAN
-host's and ISP1's ARP caches move to R1 at different moments (the VIPs
-change MAC), so for a moment one direction still passes R2. R1 then sees
-an ACK for data it never saw; conntrack's window tracking (the entry came
-from ctsyncd's commit) marks it INVALID, an INVALID packet is not DNATed,
-and R1's own stack, which holds the VIP, answers it with a reset.
-conntrackd sets IP_CT_TCP_FLAG_BE_LIBERAL on the TCP entries it commits
-(its default, TCPWindowTracking off); ctsyncd commits the peer's flags.
-nf_conntrack_tcp_be_liberal=1 on the routers avoids it.`
 
 // transferShape is the long transfer's size and rate.
 type transferShape struct{ size, rate int64 }
@@ -496,15 +478,11 @@ func (c ctsyncLab) restoreR1(ctx context.Context, out io.Writer, srv *streamServ
 	fmt.Fprintf(out, "\n$ grep -E '%s' %s   (since the restart)\n%s", logPattern(), c.logFile("r1"), logSince(c.logFile("r1"), logMark, 12))
 	if err := dl.wait(time.Duration(second.size/second.rate)*time.Second + electionTimeout + 30*time.Second); err != nil {
 		rsts, invalid := c.resetCounts(ctx, "r1")
-		if !errors.Is(err, syscall.ECONNRESET) || rsts == 0 {
-			return fmt.Errorf("the second transfer did not survive the failback (%d of %d bytes): %w\n%s", dl.progress(), second.size, err, c.resetClues(ctx))
-		}
-		rep.failbackErr = fmt.Errorf("reset after %d of %d MiB; R1 sent %d TCP resets, its conntrack counted %d invalid packets", dl.progress()>>20, second.size>>20, rsts, invalid)
-		fmt.Fprintf(out, "\nTHE SECOND TRANSFER BROKE: %v\n%s\n", rep.failbackErr, failbackProblem)
-	} else {
-		rep.failbackStall = dl.longestStall()
-		fmt.Fprintf(out, "ok  the second transfer completed, every byte intact; it stalled at most %v across the failback\n", rep.failbackStall.Round(10*time.Millisecond))
+		return fmt.Errorf("the second transfer did not survive the failback (%d of %d bytes; R1 sent %d TCP resets, its conntrack counted %d invalid packets): %w\n%s",
+			dl.progress(), second.size, rsts, invalid, err, c.resetClues(ctx))
 	}
+	rep.failbackStall = dl.longestStall()
+	fmt.Fprintf(out, "ok  the second transfer completed, every byte intact; it stalled at most %v across the failback\n", rep.failbackStall.Round(10*time.Millisecond))
 	views, err := c.waitPeers(ctx)
 	if err != nil {
 		return fmt.Errorf("after the failback: %w", err)
