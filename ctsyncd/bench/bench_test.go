@@ -23,7 +23,9 @@
 // FIELD-NOTES. Each Benchmark runs its trials once (b.N is ignored). While
 // ctsyncd is not built, its half of every benchmark skips and the report
 // says so. Knobs: HASUITE_BENCH_TRIALS (trials per case, default 3),
-// HASUITE_BENCH_BURST_TRIALS (default 1: a conntrackd burst lasts ~30 s).
+// HASUITE_BENCH_BURST_TRIALS (default 1: a conntrackd burst lasts ~30 s),
+// HASUITE_BENCH_CTSYNCD_ENV (VAR=VALUE words given to ctsyncd alone, e.g.
+// "GOMEMLIMIT=24MiB GODEBUG=gctrace=1"; the report names them).
 package bench
 
 import (

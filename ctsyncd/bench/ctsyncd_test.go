@@ -22,24 +22,29 @@ import (
 
 // ==== ctsyncd's half ====
 //
-// Written before the daemon exists (issue 5: engine, server and CLI come
-// after the packages), against the interface ARCHITECTURE.md and issue 5
-// give it. What it assumes, to check once ctsyncd is built:
+// Written before the daemon existed, against the interface ARCHITECTURE.md
+// and issue 5 gave it, then checked against the binary (ctsyncd/main.go,
+// run.go, client.go; proto/hasuite/ctsync/v1/ctsync.proto and
+// ctsyncd/internal/server/convert.go for the JSON):
 //
 //   - `ctsyncd --config F --run-dir D --scripts-dir D --state-dir D
-//     --log-level info run` runs it in the foreground, like clusterd;
+//     --log-level info run` runs it in the foreground (pkg/daemon's global
+//     flags, like clusterd); it finds vrrpd's socket in the shared run dir;
 //   - `ctsyncd --run-dir D show conntrack-sync statistics --json` prints
-//     ShowStatisticsResponse (proto/hasuite/ctsync/v1) in protojson:
-//     main.external.current (a uint64, so a JSON string) is the external
-//     cache's size, main.replication.overruns the event-socket overruns;
+//     ShowStatisticsResponse in protojson with every field (show.JSON sets
+//     EmitUnpopulated, so a zero counter is "0", never missing):
+//     main.external.current (uint64, so a JSON string) is the external
+//     cache's size, main.replication.overruns the event socket's overruns;
 //   - `ctsyncd --run-dir D show conntrack-sync status --json` prints
-//     {"status": {...}} with peer.alive and lastCommit.{entries,duration}
-//     (ctsyncd/internal/show's TestJSON_Status);
-//   - ctsyncd follows vrrpd's sync group (failover-mechanism vrrp
-//     sync-group) and commits its external cache behind the takeover gate
-//     when vrrpd on R2 becomes master: the takeover is a clean stop
-//     (SIGTERM) of R1's vrrpd;
-//   - the same config language as the guide; the tuned config sets
+//     {"status": {...}}: peer.alive, syncedOnce (false while the start-up
+//     demotion holds), lastCommit.duration (a protojson Duration, "0.5s",
+//     which time.ParseDuration reads; null before the first commit);
+//   - ctsyncd follows vrrpd's sync group and, when R1's vrrpd stops
+//     cleanly (SIGTERM: priority 0), commits its external cache on R2
+//     before R2's vrrpd brings the VIP up: the transition to PRIMARY and
+//     the takeover gate's prepare both run on the engine's loop, so the
+//     gate answers only once the commit is done;
+//   - the config language is the guide's; the tuned config sets
 //     event-listen-queue-size 8 (the default, said explicitly), the default
 //     one sets only what is required.
 //
@@ -64,7 +69,7 @@ var ctsyncdDaemon = daemon{
 		}
 		return v
 	},
-	start:   startCtsyncd,
+	start: startCtsyncd,
 }
 
 // daemonEnv is HASUITE_BENCH_CTSYNCD_ENV split into VAR=VALUE words: the
@@ -216,11 +221,22 @@ func (p *ctsyncdPair) takeover(ctx context.Context) (time.Duration, error) {
 	if err := netlab.Poll(ctx, patience, func() (bool, string) { return holdsVIP(p.r2.node), "R2 does not hold the VIP" }); err != nil {
 		return 0, err
 	}
-	st, err := p.r2.show(ctx, "status")
+	// The gate has a deadline: past it vrrpd brings the VIP up anyway, so
+	// wait for the commit's record too (null until it ends; R2, a backup
+	// since its start, has made no other commit).
+	var s string
+	err := netlab.Poll(ctx, patience, func() (bool, string) {
+		st, err := p.r2.show(ctx, "status")
+		if err != nil {
+			return false, err.Error()
+		}
+		s, _ = jsonPath(st, "status", "lastCommit", "duration").(string)
+		n, _ := jsonInt(jsonPath(st, "status", "lastCommit", "entries"))
+		return s != "" && n > 0, "R2 has not committed the external cache yet (status.lastCommit)"
+	})
 	if err != nil {
 		return 0, err
 	}
-	s, _ := jsonPath(st, "status", "lastCommit", "duration").(string)
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		return 0, fmt.Errorf("status.lastCommit.duration %q: %w", s, err)

@@ -180,3 +180,41 @@ func waitCount(ctx context.Context, limit, interval time.Duration, n int, get fu
 		}
 	}
 }
+
+// rssFile sums the RssFile lines of /proc/PID/status over pids, in bytes:
+// the part of VmRSS (netlab.RSS) that is file pages, the executable's
+// above all.
+func rssFile(pids []int) (int64, error) {
+	var total int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return 0, err
+		}
+		v, err := statusKB(string(b), "RssFile:")
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/status: %w", pid, err)
+		}
+		total += v
+	}
+	return total, nil
+}
+
+// statusKB is the value of a /proc/PID/status line such as
+// "RssFile:	   13100 kB", in bytes.
+func statusKB(status, key string) (int64, error) {
+	for line := range strings.Lines(status) {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			f := strings.Fields(rest)
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, fmt.Errorf("%s %q: want a number of kB", key, strings.TrimSpace(rest))
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", key, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s line", strings.TrimSuffix(key, ":"))
+}

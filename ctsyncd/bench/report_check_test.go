@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,13 @@ func madeUp(ctsyncdSkipped bool) *results {
 	r := &results{}
 	r.setVersion("conntrackd", "conntrackd 1.4.7")
 	repl := func(d string, n int, defaults bool, insert, replicated time.Duration, got, overruns int, rss1, rss2 int64) replTrial {
-		return replTrial{Insert: insert, Replicated: replicated, Got: got, Overruns: overruns, RSS1: rss1, RSS2: rss2}
+		// File pages: a tenth of conntrackd's RSS, half of ctsyncd's.
+		file := int64(10)
+		if d == "ctsyncd" {
+			file = 2
+		}
+		return replTrial{Insert: insert, Replicated: replicated, Got: got, Overruns: overruns, RSS1: rss1, RSS2: rss2,
+			File1: rss1 / file, File2: rss2 / file}
 	}
 	r.addReplication(replResult{Daemon: "conntrackd", N: small, Trials: []replTrial{
 		repl("conntrackd", small, false, 60*ms, 61*ms, small, 0, 0, 0), repl("conntrackd", small, false, 58*ms, 60*ms, small, 0, 0, 0)}})
@@ -251,6 +258,9 @@ func TestCtsyncdJSON(t *testing.T) {
 	} else if d, err := time.ParseDuration(s); err != nil || d != 3400*time.Microsecond {
 		t.Errorf("ParseDuration(%q) = %v, %v", s, d, err)
 	}
+	if n, err := jsonInt(jsonPath(status, "status", "lastCommit", "entries")); err != nil || n != 4 {
+		t.Errorf("lastCommit.entries = %d, %v; want 4", n, err)
+	}
 	if jsonPath(status, "status", "nothing", "here") != nil {
 		t.Error("a missing path is not nil")
 	}
@@ -309,5 +319,64 @@ func TestVrrpdConfig(t *testing.T) {
 		if out, err := exec.Command(bin, "validate", path).CombinedOutput(); err != nil {
 			t.Errorf("vrrpd validate: %v\n%s", err, out)
 		}
+	}
+}
+
+// TestStatusKB reads the RSS split out of /proc/PID/status lines.
+func TestStatusKB(t *testing.T) {
+	const status = "Name:\tctsyncd\nVmRSS:\t   35840 kB\nRssAnon:\t   22528 kB\nRssFile:\t   13312 kB\n"
+	for _, tt := range []struct {
+		key     string
+		want    int64
+		wantErr bool
+	}{
+		{"RssFile:", 13312 << 10, false},
+		{"RssAnon:", 22528 << 10, false},
+		{"RssShmem:", 0, true},
+	} {
+		got, err := statusKB(status, tt.key)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("statusKB(%s) = %d, %v; want %d, error %v", tt.key, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if _, err := statusKB("RssFile:\t12 MB\n", "RssFile:"); err == nil {
+		t.Error("a value not in kB was read")
+	}
+}
+
+// TestComplete: a run that left a row out (a sub-benchmark filter such as
+// -bench /ctsyncd) is partial, so docs/benchmarks.md keeps its figures; a
+// daemon that skipped does not make it partial.
+func TestComplete(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		drop func(r *results)
+		want bool
+	}{
+		{"every row", func(*results) {}, true},
+		{"no conntrackd churn", func(r *results) {
+			r.churns = slices.DeleteFunc(r.churns, func(x churnResult) bool { return x.Daemon == "conntrackd" })
+		}, false},
+		{"no conntrackd replication", func(r *results) {
+			r.repl = slices.DeleteFunc(r.repl, func(x replResult) bool { return x.Daemon == "conntrackd" })
+		}, false},
+		{"no kernel row", func(r *results) {
+			r.commits = slices.DeleteFunc(r.commits, func(x commitResult) bool { return x.Daemon == kernelRow })
+		}, false},
+		{"no ctsyncd burst", func(r *results) {
+			r.repl = slices.DeleteFunc(r.repl, func(x replResult) bool { return x.Daemon == "ctsyncd" && x.Defaults })
+		}, false},
+		{"a benchmark not run", func(r *results) { delete(r.done, "churn") }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := madeUp(false)
+			tt.drop(r)
+			if got := r.complete(); got != tt.want {
+				t.Errorf("complete() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if !madeUp(true).complete() {
+		t.Error("a run with ctsyncd skipped is partial")
 	}
 }

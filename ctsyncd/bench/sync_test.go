@@ -213,10 +213,17 @@ func replicate(ctx context.Context, e *env, d daemon, n int, defaults bool, limi
 		return t, err
 	}
 	if n >= large && t.Got >= n {
-		if t.RSS1, err = netlab.RSS(p.pids("r1")); err != nil {
+		pids1, pids2 := p.pids("r1"), p.pids("r2")
+		if t.RSS1, err = netlab.RSS(pids1); err != nil {
 			return t, err
 		}
-		if t.RSS2, err = netlab.RSS(p.pids("r2")); err != nil {
+		if t.RSS2, err = netlab.RSS(pids2); err != nil {
+			return t, err
+		}
+		if t.File1, err = rssFile(pids1); err != nil {
+			return t, err
+		}
+		if t.File2, err = rssFile(pids2); err != nil {
 			return t, err
 		}
 	}
