@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -779,4 +780,45 @@ func TestDumpStops(t *testing.T) {
 	if got := len(dumpAll(t, c)); got != len(entries) {
 		t.Errorf("full dump after stopped ones: %d entries, want %d", got, len(entries))
 	}
+}
+
+// TestListenerMute: a muted listener hears no new entries (a takeover's
+// commit), hears destroys, and hears new entries again once unmuted.
+func TestListenerMute(t *testing.T) {
+	n := newNode(t)
+	var news, destroys atomic.Int64
+	l := listenIn(t, n, ListenerOptions{RcvBuf: 1 << 20, OnEntry: func(k EventKind, _ *ct.Entry, _ Acct) {
+		switch k {
+		case EventNew:
+			news.Add(1)
+		case EventDestroy:
+			destroys.Add(1)
+		}
+	}})
+	c := dialIn(t, n, Options{})
+	entries := mixedEntries(300)
+	if err := l.Mute(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Commit(t.Context(), seqOf(entries[:100])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Delete(t.Context(), keysOf(entries[:50])); err != nil {
+		t.Fatal(err)
+	}
+	netlab.WaitFor(t, patience, func() (bool, string) {
+		return destroys.Load() == 50, fmt.Sprintf("%d of 50 destroy events while muted", destroys.Load())
+	})
+	if got := news.Load(); got != 0 {
+		t.Errorf("%d new events while muted, want 0", got)
+	}
+	if err := l.Mute(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Commit(t.Context(), seqOf(entries[100:300])); err != nil {
+		t.Fatal(err)
+	}
+	netlab.WaitFor(t, patience, func() (bool, string) {
+		return news.Load() == 200, fmt.Sprintf("%d of 200 new events after unmuting", news.Load())
+	})
 }

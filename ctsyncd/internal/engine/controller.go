@@ -44,13 +44,13 @@ func modeOf(s bus.State) Mode {
 type Step uint8
 
 const (
-	// StepCommit writes the external cache into the kernel (CS-B11 1).
+	// StepCommit writes the external cache into the kernel (CS-B11 1)
+	// and then rebuilds the internal cache from a kernel dump (CS-B11 3):
+	// the commit mutes the event listener, so the dump is what tells the
+	// internal cache what was written.
 	StepCommit Step = iota + 1
 	// StepFlushExternal empties the external cache once committed (CS-B11 2).
 	StepFlushExternal
-	// StepResyncInternal rebuilds the internal cache from a kernel dump
-	// (CS-B11 3): it now holds what was committed.
-	StepResyncInternal
 	// StepSendFull sends the whole internal cache to the peer (CS-B11 4).
 	StepSendFull
 	// StepRequestResync asks the peer for its whole table (CS-B12).
@@ -61,7 +61,7 @@ const (
 	StepShortenTimeouts
 )
 
-var stepNames = [...]string{"", "commit", "flush-external", "resync-internal", "send-full",
+var stepNames = [...]string{"", "commit", "flush-external", "send-full",
 	"request-resync", "shorten-timeouts"}
 
 func (s Step) String() string {
@@ -103,7 +103,7 @@ func (c *controller) onUpdate(now time.Time, s bus.State, reason string) []Step 
 	c.mode, c.since, c.reason = next, now, reason
 	switch next {
 	case ModePrimary:
-		steps := []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}
+		steps := []Step{StepCommit, StepFlushExternal, StepSendFull}
 		if c.committed {
 			steps = steps[1:]
 		}

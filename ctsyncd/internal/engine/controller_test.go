@@ -28,25 +28,25 @@ func TestCS_B10_B13_Transitions(t *testing.T) {
 		{"backup then takeover without a gate", []row{
 			{bus.StateBackup, false, []Step{StepRequestResync}, ModeBackup},
 			{bus.StateBackup, false, nil, ModeBackup},
-			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
+			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepSendFull}, ModePrimary},
 		}},
 		{"takeover through the gate commits once", []row{
 			{bus.StateBackup, false, []Step{StepRequestResync}, ModeBackup},
-			{bus.StateMaster, true, []Step{StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
+			{bus.StateMaster, true, []Step{StepFlushExternal, StepSendFull}, ModePrimary},
 		}},
 		{"cluster states", []row{
 			{bus.StateStandby, false, []Step{StepRequestResync}, ModeBackup},
-			{bus.StateActive, false, []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
+			{bus.StateActive, false, []Step{StepCommit, StepFlushExternal, StepSendFull}, ModePrimary},
 			{bus.StateDown, false, []Step{StepShortenTimeouts}, ModeFault},
 		}},
 		{"primary losing its producer keeps its timeouts", []row{
-			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
+			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepSendFull}, ModePrimary},
 			{bus.StateProducerGone, false, nil, ModeFault},
 			{bus.StateUnknownGroup, false, nil, ModeFault},
-			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
+			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepSendFull}, ModePrimary},
 		}},
 		{"primary faulting shortens timeouts once", []row{
-			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
+			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepSendFull}, ModePrimary},
 			{bus.StateFault, false, []Step{StepShortenTimeouts}, ModeFault},
 			{bus.StateFault, false, nil, ModeFault},
 		}},
@@ -58,7 +58,7 @@ func TestCS_B10_B13_Transitions(t *testing.T) {
 		{"an aborted takeover commits again next time", []row{
 			{bus.StateBackup, false, []Step{StepRequestResync}, ModeBackup},
 			{bus.StateBackup, true, nil, ModeBackup},
-			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepResyncInternal, StepSendFull}, ModePrimary},
+			{bus.StateMaster, false, []Step{StepCommit, StepFlushExternal, StepSendFull}, ModePrimary},
 		}},
 	}
 	for _, tt := range tests {

@@ -31,6 +31,9 @@ type Kernel interface {
 // event to the EventSink it was opened with.
 type Events interface {
 	Run(ctx context.Context) error
+	// Mute stops (true) and restarts (false) the events of new and
+	// changed entries, for the time of a commit.
+	Mute(muted bool) error
 	Close() error
 }
 

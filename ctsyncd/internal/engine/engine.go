@@ -54,8 +54,7 @@ type Engine struct {
 	resyncs  map[string]uint64
 	resync   Resync
 	// Batches handed back to the queues for reuse.
-	entryBuf  []entryEvent
-	expectBuf []expectEvent
+	kbuf      batch
 	packetBuf []packet
 	recs      []wire.Record
 	nextTick  time.Time
@@ -114,6 +113,10 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.tick()
 		}
 		e.pump()
+		if r := e.r; r != nil && r.resyncDue != "" {
+			e.resyncInternal(r, r.resyncDue)
+			e.pump()
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ type fakeKernel struct {
 	mu       gosync.Mutex
 	table    map[ct.Key]ct.Entry
 	expects  map[ct.ExpectKey]ct.Expect
+	muted    bool // the listener left the new/update groups
 	sink     EventSink
 	commits  atomic.Int64
 	timeouts map[ct.Key]uint32
@@ -136,6 +137,9 @@ func (k *fakeKernel) Commit(_ context.Context, entries iter.Seq[*ct.Entry]) (ctn
 		k.table[e.Key()] = *e
 	}
 	sink := k.sink
+	if k.muted {
+		sink = nil
+	}
 	k.mu.Unlock()
 	k.commits.Add(1)
 	if k.onCommit != nil {
@@ -178,7 +182,10 @@ func (k *fakeKernel) SetTimeout(_ context.Context, keys iter.Seq[ct.Key], second
 func (k *fakeKernel) Close() error { return nil }
 
 // fakeEvents is the listener: the fake kernel calls the sink directly.
-type fakeEvents struct{ done chan struct{} }
+type fakeEvents struct {
+	done   chan struct{}
+	kernel *fakeKernel
+}
 
 func (f *fakeEvents) Run(ctx context.Context) error {
 	select {
@@ -189,6 +196,13 @@ func (f *fakeEvents) Run(ctx context.Context) error {
 }
 
 func (f *fakeEvents) Close() error { return nil }
+
+func (f *fakeEvents) Mute(m bool) error {
+	f.kernel.mu.Lock()
+	f.kernel.muted = m
+	f.kernel.mu.Unlock()
+	return nil
+}
 
 // link joins two nodes' sync sockets; drop makes it lose everything.
 type link struct {
@@ -280,7 +294,7 @@ func newNode(t *testing.T, name string, l *link, side int, cfg *config.Config) *
 			n.kernel.mu.Lock()
 			n.kernel.sink = sink
 			n.kernel.mu.Unlock()
-			return &fakeEvents{done: make(chan struct{})}, nil
+			return &fakeEvents{done: make(chan struct{}), kernel: n.kernel}, nil
 		},
 		OpenChannel: func(_ *config.Config, receive func([]byte, netip.AddrPort)) (SyncSocket, error) {
 			l.mu.Lock()

@@ -22,30 +22,29 @@ const shortTimeout = 60
 // submits what changed to the peer; after an overrun it rebuilds the
 // internal cache from a dump (CS-B08).
 func (e *Engine) drainKernel() {
-	entries, expects, overrun := e.kq.take(e.entryBuf, e.expectBuf)
-	defer func() { e.entryBuf, e.expectBuf = entries, expects }()
+	b, overrun := e.kq.take(e.kbuf)
+	defer func() { e.kbuf = e.kq.recycle(b) }()
 	r := e.r
 	if r == nil {
 		return
 	}
 	now := e.opts.Clock.Now()
-	recs := e.recs[:0]
-	for i := range entries {
-		ev := &entries[i]
+	b.each(func(ev *entryEvent) {
 		e.kernel.Events++
 		if ev.kind != cache.Destroy && !e.carriable(&ev.e) {
-			continue
+			return
 		}
 		ch, ok := r.internal.Apply(ev.kind, &ev.e)
 		if !ok {
-			continue
+			return
 		}
 		if ch.Op == cache.OpDelete {
 			e.kernel.Bytes += ev.acct.Bytes
 			e.kernel.Packets += ev.acct.Packets
 		}
-		recs = append(recs, entryRecord(ch))
-	}
+		e.submit(r, now, entryRecord(ch))
+	})
+	expects := b.expects
 	if r.internalX != nil {
 		for i := range expects {
 			ev := &expects[i]
@@ -54,14 +53,11 @@ func (e *Engine) drainKernel() {
 				continue
 			}
 			if ch, ok := r.internalX.Apply(ev.kind, &ev.x); ok {
-				recs = append(recs, expectRecord(ch))
+				e.submit(r, now, expectRecord(ch))
 			}
 		}
 	}
-	if len(recs) > 0 {
-		r.session.Submit(now, recs...)
-	}
-	e.recs = recs[:0]
+	e.flushSubmit(r, now)
 	if overrun {
 		e.kernel.Overruns++
 		e.log.Warn("maximum netlink socket buffer size has been reached: kernel events were lost, resynchronizing from the kernel table (raise event-listen-queue-size if this repeats)",
@@ -70,19 +66,53 @@ func (e *Engine) drainKernel() {
 	}
 }
 
+// submitChunk bounds the records handed to the session at once: a
+// wire.Record is about half a KiB, and a batch of kernel events or a dump
+// must not build a slice of every change.
+const submitChunk = 1024
+
+// submit queues one record for the session.
+func (e *Engine) submit(r *syncRun, now time.Time, rec wire.Record) {
+	e.recs = append(e.recs, rec)
+	if len(e.recs) >= submitChunk {
+		e.flushSubmit(r, now)
+	}
+}
+
+// flushSubmit hands the queued records to the session.
+func (e *Engine) flushSubmit(r *syncRun, now time.Time) {
+	if len(e.recs) > 0 {
+		r.session.Submit(now, e.recs...)
+		clear(e.recs)
+		e.recs = e.recs[:0]
+	}
+}
+
 // resyncInternal rebuilds the internal caches from a kernel dump and
 // submits the differences.
 func (e *Engine) resyncInternal(r *syncRun, cause string) {
+	r.resyncDue = ""
 	start := time.Now()
 	now := e.opts.Clock.Now()
-	recs := e.recs[:0]
+	// Past maxResyncChanges the differences are not sent one by one: a
+	// full sweep sends the rebuilt cache instead, walking it bucket by
+	// bucket as the window allows, without a queue of every change.
+	changes, full := 0, false
+	add := func(rec wire.Record) {
+		changes++
+		if changes > maxResyncChanges {
+			full = true
+			return
+		}
+		e.submit(r, now, rec)
+	}
 	r.internal.BeginResync()
 	err := r.kernel.Dump(e.ctx, func(v *ct.Entry) error {
 		if !e.carriable(v) {
 			return nil
 		}
 		if ch, ok := r.internal.ResyncAdd(v); ok {
-			recs = append(recs, entryRecord(ch))
+			add(entryRecord(ch))
 		}
 		return nil
 	})
@@ -92,7 +122,7 @@ func (e *Engine) resyncInternal(r *syncRun, cause string) {
 	}
 	for _, ch := range r.internal.EndResync() {
 		if err == nil {
-			recs = append(recs, entryRecord(ch))
+			add(entryRecord(ch))
 		}
 	}
 	if r.internalX != nil {
@@ -102,7 +132,7 @@ func (e *Engine) resyncInternal(r *syncRun, cause string) {
 				return nil
 			}
 			if ch, ok := r.internalX.ResyncAdd(v); ok {
-				recs = append(recs, expectRecord(ch))
+				add(expectRecord(ch))
 			}
 			return nil
 		})
@@ -111,19 +141,23 @@ func (e *Engine) resyncInternal(r *syncRun, cause string) {
 		}
 		for _, ch := range r.internalX.EndResync() {
 			if xerr == nil {
-				recs = append(recs, expectRecord(ch))
+				add(expectRecord(ch))
 			}
 		}
 	}
-	if len(recs) > 0 {
-		r.session.Submit(now, recs...)
+	e.flushSubmit(r, now)
+	if full {
+		r.session.Resync(now)
 	}
-	e.recs = recs[:0]
 	e.resyncs[cause]++
 	e.resync = Resync{At: now, Cause: cause, Entries: r.internal.Len(), Duration: time.Since(start)}
 	e.log.Info("internal cache resynchronized from the kernel", "cause", cause, "entries", r.internal.Len(),
-		"changes", len(recs), "duration", e.resync.Duration.Round(time.Microsecond))
+		"changes", changes, "full_sweep", full, "duration", e.resync.Duration.Round(time.Microsecond))
 }
+
+// maxResyncChanges is where a resync stops sending its differences one by
+// one and sends the whole cache instead.
+const maxResyncChanges = 4 * submitChunk
 
 // drainPackets hands the received datagrams to the session.
 func (e *Engine) drainPackets() {
@@ -309,8 +343,6 @@ func (e *Engine) perform(r *syncRun, steps []Step, gate bool) {
 			if r.externalX != nil {
 				r.externalX.Flush()
 			}
-		case StepResyncInternal:
-			e.resyncInternal(r, "primary")
 		case StepSendFull:
 			r.session.Resync(now)
 		case StepRequestResync:
@@ -326,6 +358,17 @@ func (e *Engine) perform(r *syncRun, steps []Step, gate bool) {
 func (e *Engine) commitExternal(r *syncRun, gate bool) {
 	start := time.Now()
 	c := Commit{At: e.opts.Clock.Now(), Gate: gate}
+	// No events of what is written: the dump after the commit (resyncDue)
+	// tells the internal cache, at a fraction of the cost.
+	if err := r.events.Mute(true); err != nil {
+		e.log.Warn("cannot mute the event listener for the commit; it goes on, slower", "err", err)
+	}
+	defer func() {
+		if err := r.events.Mute(false); err != nil {
+			e.log.Error("cannot unmute the event listener after the commit: new connections go unsynced until a restart", "err", err)
+		}
+		r.resyncDue = "commit"
+	}()
 	res, err := r.kernel.Commit(e.ctx, liberal(r.external.Range))
 	c.Entries, c.Failed = res.Created+res.Updated, res.Failed
 	r.external.CountCommit(c.Entries, res.Failed)

@@ -26,13 +26,23 @@ type expectEvent struct {
 	x    ct.Expect
 }
 
+// eventChunk is how many events a chunk of the kernel queue holds: the
+// queue grows and shrinks a chunk at a time, so a burst never copies a
+// growing slice under the listener's lock, and its memory goes back to
+// the pool (and from there to the garbage collector) once drained.
+const eventChunk = 1024
+
+var chunkPool = gosync.Pool{New: func() any { return new([eventChunk]entryEvent) }}
+
 // kernelQueue carries kernel events from the listener's goroutine to the
 // loop in batches: the listener appends under the lock, the loop takes the
 // whole batch at once. It implements EventSink.
 type kernelQueue struct {
 	mu      gosync.Mutex
 	room    *gosync.Cond
-	entries []entryEvent
+	chunks  []*[eventChunk]entryEvent
+	last    int // events in the last chunk
+	queued  int
 	expects []expectEvent
 	overrun bool
 	// notify has room for one signal: "there is something to take".
@@ -55,7 +65,7 @@ func (q *kernelQueue) signal() {
 // wait blocks the listener while the queue is full; called with mu held.
 // take, also at a stop, makes room, so a listener never stays blocked.
 func (q *kernelQueue) wait() {
-	for len(q.entries)+len(q.expects) >= maxQueuedEvents {
+	for q.queued >= maxQueuedEvents {
 		q.room.Wait()
 	}
 }
@@ -63,7 +73,13 @@ func (q *kernelQueue) wait() {
 func (q *kernelQueue) Entry(kind cache.EventKind, e *ct.Entry, acct ctnl.Acct) {
 	q.mu.Lock()
 	q.wait()
-	q.entries = append(q.entries, entryEvent{kind: kind, e: *e, acct: acct})
+	if len(q.chunks) == 0 || q.last == eventChunk {
+		q.chunks = append(q.chunks, chunkPool.Get().(*[eventChunk]entryEvent))
+		q.last = 0
+	}
+	q.chunks[len(q.chunks)-1][q.last] = entryEvent{kind: kind, e: *e, acct: acct}
+	q.last++
+	q.queued++
 	q.mu.Unlock()
 	q.signal()
 }
@@ -72,6 +88,7 @@ func (q *kernelQueue) Expect(kind cache.EventKind, x *ct.Expect) {
 	q.mu.Lock()
 	q.wait()
 	q.expects = append(q.expects, expectEvent{kind: kind, x: *x})
+	q.queued++
 	q.mu.Unlock()
 	q.signal()
 }
@@ -83,16 +100,49 @@ func (q *kernelQueue) Overrun() {
 	q.signal()
 }
 
-// take returns what is queued, reusing the slices the loop handed back
-// (entries[:0], expects[:0]), and whether an overrun happened since the
-// last take.
-func (q *kernelQueue) take(entries []entryEvent, expects []expectEvent) ([]entryEvent, []expectEvent, bool) {
+// batch is what take hands the loop: the events in order, chunk by chunk.
+type batch struct {
+	chunks  []*[eventChunk]entryEvent
+	last    int // events in the last chunk
+	expects []expectEvent
+}
+
+// each calls fn for every entry event of the batch, in order.
+func (b *batch) each(fn func(*entryEvent)) {
+	for i, c := range b.chunks {
+		n := eventChunk
+		if i == len(b.chunks)-1 {
+			n = b.last
+		}
+		for j := range n {
+			fn(&c[j])
+		}
+	}
+}
+
+// take returns what is queued and whether an overrun happened since the
+// last take; the loop hands the batch back with recycle.
+func (q *kernelQueue) take(reuse batch) (batch, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	outE, outX, overrun := q.entries, q.expects, q.overrun
-	q.entries, q.expects, q.overrun = entries[:0], expects[:0], false
+	b := batch{chunks: q.chunks, last: q.last, expects: q.expects}
+	overrun := q.overrun
+	q.chunks, q.last, q.queued, q.overrun = reuse.chunks[:0], 0, 0, false
+	q.expects = reuse.expects[:0]
 	q.room.Broadcast()
-	return outE, outX, overrun
+	return b, overrun
+}
+
+// recycle returns a drained batch's chunks to the pool and keeps its
+// slices for the next take.
+func (q *kernelQueue) recycle(b batch) batch {
+	for i, c := range b.chunks {
+		clear(c[:]) // drop the helper names' strings
+		chunkPool.Put(c)
+		b.chunks[i] = nil
+	}
+	clear(b.expects)
+	return batch{chunks: b.chunks[:0], expects: b.expects[:0]}
 }
 
 // packetQueue carries received datagrams from the channel's reader to the

@@ -28,28 +28,31 @@ const retryChannelEvery = 2 * time.Second
 // syncRun is synchronization running with one configuration: caches,
 // session, sockets and the bus subscription.
 type syncRun struct {
-	cfg                 *config.Config
-	started             time.Time
-	internal            *cache.Internal
-	external            *cache.External
-	internalX           *cache.InternalExpect // nil without expect-sync
-	externalX           *cache.ExternalExpect
-	codec               *wire.Codec
-	session             *sync.Session
-	kernel              Kernel
-	events              Events
-	channel             SyncSocket
-	channelProblem      string
-	channelRetryAt      time.Time
-	local               []netip.Addr
-	peerAddr            netip.AddrPort     // source of the peer's last valid datagram
-	cancel              context.CancelFunc // the goroutines below
-	updates             <-chan bus.Update
-	stopFollowing       func()
-	gate                Gate
-	demoted             bool
-	demotionWhy         string
-	resyncReceived      bool
+	cfg            *config.Config
+	started        time.Time
+	internal       *cache.Internal
+	external       *cache.External
+	internalX      *cache.InternalExpect // nil without expect-sync
+	externalX      *cache.ExternalExpect
+	codec          *wire.Codec
+	session        *sync.Session
+	kernel         Kernel
+	events         Events
+	channel        SyncSocket
+	channelProblem string
+	channelRetryAt time.Time
+	local          []netip.Addr
+	peerAddr       netip.AddrPort     // source of the peer's last valid datagram
+	cancel         context.CancelFunc // the goroutines below
+	updates        <-chan bus.Update
+	stopFollowing  func()
+	gate           Gate
+	demoted        bool
+	demotionWhy    string
+	resyncReceived bool
+	// resyncDue is the cause of a resync the loop owes once the current
+	// step is answered (after a commit: its gate answers first).
+	resyncDue           string
 	peerEverHeard       bool
 	lastProducerProblem string
 }
@@ -166,7 +169,8 @@ func (e *Engine) stopRun(why string) {
 	}
 	_ = r.kernel.Close()
 	// Events queued for the old caches mean nothing to the next run.
-	e.entryBuf, e.expectBuf, _ = e.kq.take(e.entryBuf, e.expectBuf)
+	b, _ := e.kq.take(e.kbuf)
+	e.kbuf = e.kq.recycle(b)
 	e.log.Info("conntrack-sync stopped; the kernel's connection table is kept", "why", why)
 	e.publish("stop", "conntrack-sync stopped: %s", why)
 }
@@ -191,20 +195,21 @@ func (e *Engine) filterFor(r *syncRun) cache.Filter {
 func (e *Engine) refilter(r *syncRun, widened bool) {
 	f := e.filterFor(r)
 	now := e.opts.Clock.Now()
-	recs := e.recs[:0]
+	n := 0
 	for _, k := range r.internal.SetFilter(f) {
-		recs = append(recs, wire.Record{Kind: wire.RecordDelete, Entry: keyEntry(k)})
+		e.submit(r, now, wire.Record{Kind: wire.RecordDelete, Entry: keyEntry(k)})
+		n++
 	}
 	if r.internalX != nil {
 		for _, k := range r.internalX.SetFilter(f) {
-			recs = append(recs, wire.Record{Kind: wire.RecordExpectDelete, Expect: keyExpect(k)})
+			e.submit(r, now, wire.Record{Kind: wire.RecordExpectDelete, Expect: keyExpect(k)})
+			n++
 		}
 	}
-	if len(recs) > 0 {
-		r.session.Submit(now, recs...)
-		e.log.Info("filter changed: entries no longer synced removed from the internal cache", "entries", len(recs))
+	e.flushSubmit(r, now)
+	if n > 0 {
+		e.log.Info("filter changed: entries no longer synced removed from the internal cache", "entries", n)
 	}
-	e.recs = recs[:0]
 	if widened {
 		e.resyncInternal(r, "filter")
 	}
