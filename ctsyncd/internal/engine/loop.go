@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -283,11 +282,13 @@ func (e *Engine) tick() {
 		e.openChannel(r)
 	}
 	if local := e.opts.LocalAddrs(); !slices.Equal(local, r.local) {
-		// A new address (a VIP arriving at takeover) can only narrow
-		// the filter; one gone can admit the connections it ended.
-		widened := slices.ContainsFunc(r.local, func(a netip.Addr) bool { return !slices.Contains(local, a) })
+		// No dump: a new address (a VIP arriving at takeover) only
+		// narrows the filter, and the connections that ended at an
+		// address gone (a VIP leaving) die with it. A dump of a big
+		// table here would compete with the peer's commit for the CPU
+		// at the worst moment.
 		r.local = local
-		e.refilter(r, widened)
+		e.refilter(r, false)
 	}
 }
 
