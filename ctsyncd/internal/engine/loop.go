@@ -442,14 +442,15 @@ func expectRecord(ch cache.Change[ct.Expect]) wire.Record {
 	if ch.Op == cache.OpDelete {
 		return wire.Record{Kind: wire.RecordExpectDelete, Expect: keyExpect(ch.Value.Key())}
 	}
-	return wire.Record{Kind: wire.RecordExpectUpsert, Expect: ch.Value}
+	x := ch.Value
+	return wire.Record{Kind: wire.RecordExpectUpsert, Expect: &x}
 }
 
 // keyEntry is the entry a delete record carries: its key fields only.
 func keyEntry(k ct.Key) ct.Entry { return ct.Entry{Orig: k.Orig, Zone: k.Zone} }
 
-func keyExpect(k ct.ExpectKey) ct.Expect {
-	return ct.Expect{Master: k.Master, Tuple: k.Tuple, Zone: k.Zone}
+func keyExpect(k ct.ExpectKey) *ct.Expect {
+	return &ct.Expect{Master: k.Master, Tuple: k.Tuple, Zone: k.Zone}
 }
 
 // carriable reports whether the sync protocol can carry e; one it cannot

@@ -170,5 +170,5 @@ func (n *node) del(now timeT, e ct.Entry) {
 
 func (n *node) upsertX(now timeT, x ct.Expect) {
 	n.localX.Upsert(&x)
-	n.s.Submit(now, wire.Record{Kind: wire.RecordExpectUpsert, Expect: x})
+	n.s.Submit(now, wire.Record{Kind: wire.RecordExpectUpsert, Expect: &x})
 }

@@ -203,11 +203,11 @@ func (s *Session) applyRecord(now time.Time, rec *wire.Record) {
 	case wire.RecordDelete:
 		s.remote.Delete(rec.Entry.Key())
 	case wire.RecordExpectUpsert:
-		if x {
-			s.remoteX.Upsert(&rec.Expect)
+		if x && rec.Expect != nil {
+			s.remoteX.Upsert(rec.Expect)
 		}
 	case wire.RecordExpectDelete:
-		if x {
+		if x && rec.Expect != nil {
 			s.remoteX.Delete(rec.Expect.Key())
 		}
 	case wire.RecordSweepBegin:

@@ -282,7 +282,8 @@ func (s *Session) sweepStep(now time.Time) {
 		return
 	}
 	s.localX.RangeBuckets(bit, func(x *ct.Expect) bool {
-		s.push(now, wire.Record{Kind: wire.RecordExpectUpsert, Expect: *x})
+		c := *x // the cache reuses x
+		s.push(now, wire.Record{Kind: wire.RecordExpectUpsert, Expect: &c})
 		return true
 	})
 }

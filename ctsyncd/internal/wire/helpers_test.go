@@ -124,10 +124,10 @@ func deleteOf(e ct.Entry) Record {
 	return Record{Kind: RecordDelete, Entry: ct.Entry{Orig: e.Orig, Zone: e.Zone}}
 }
 
-func expectUpsert(x ct.Expect) Record { return Record{Kind: RecordExpectUpsert, Expect: x} }
+func expectUpsert(x ct.Expect) Record { return Record{Kind: RecordExpectUpsert, Expect: &x} }
 
 func expectDeleteOf(x ct.Expect) Record {
-	return Record{Kind: RecordExpectDelete, Expect: ct.Expect{Master: x.Master, Tuple: x.Tuple, Zone: x.Zone}}
+	return Record{Kind: RecordExpectDelete, Expect: &ct.Expect{Master: x.Master, Tuple: x.Tuple, Zone: x.Zone}}
 }
 
 func digest(table Table) *Digest {

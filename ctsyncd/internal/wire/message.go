@@ -122,7 +122,7 @@ const (
 type Record struct {
 	Kind   RecordKind
 	Entry  ct.Entry  // RecordUpsert, RecordDelete (key fields only)
-	Expect ct.Expect // RecordExpectUpsert, RecordExpectDelete (key fields only)
+	Expect *ct.Expect // RecordExpectUpsert, RecordExpectDelete (key fields only); a pointer: expectations are rare and big (296 B), and every queued record would carry one
 	Sweep  Sweep     // RecordSweepBegin, RecordSweepEnd
 	Digest *Digest   // RecordDigest
 }

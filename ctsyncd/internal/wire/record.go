@@ -100,7 +100,10 @@ func RecordSize(r *Record) int {
 		}
 		return n
 	case RecordExpectUpsert, RecordExpectDelete:
-		x := &r.Expect
+		x := r.Expect
+		if x == nil {
+			return 0
+		}
 		fam := famOf(x.Master.Src)
 		n := 3 + xtupleSize(&x.Master, fam) + xtupleSize(&x.Tuple, fam)
 		if x.Zone != 0 {
@@ -150,7 +153,10 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 	case RecordUpsert, RecordDelete:
 		return appendEntry(b, r.Kind, &r.Entry)
 	case RecordExpectUpsert, RecordExpectDelete:
-		return appendExpect(b, r.Kind, &r.Expect)
+		if r.Expect == nil {
+			return nil, fmt.Errorf("%v record without Expect (nil)", r.Kind)
+		}
+		return appendExpect(b, r.Kind, r.Expect)
 	case RecordSweepBegin, RecordSweepEnd:
 		s := r.Sweep
 		if s.Table > TableExpect {
@@ -591,7 +597,8 @@ func decodeRecord(b []byte, rec *Record) (int, *DropError) {
 	case RecordUpsert, RecordDelete:
 		r.entry(rec.Kind, &rec.Entry)
 	case RecordExpectUpsert, RecordExpectDelete:
-		r.expect(rec.Kind, &rec.Expect)
+		rec.Expect = new(ct.Expect)
+		r.expect(rec.Kind, rec.Expect)
 	case RecordSweepBegin, RecordSweepEnd:
 		s := &rec.Sweep
 		s.ID = r.u32()
