@@ -46,6 +46,18 @@ func newTrafficLab(t *testing.T) *trafficLab {
 	return tl
 }
 
+// syncWithVRRP starts Examples 4-6/4-7 (R1 the master) and 4-8 on both
+// routers and waits until R2's ctsyncd hears R1's.
+func (tl *trafficLab) syncWithVRRP(t *testing.T) {
+	t.Helper()
+	tl.r1.startVrrpd(t)
+	tl.r1.waitMaster(t)
+	tl.r2.startVrrpd(t)
+	tl.r1.startCtsyncd(t, viaVRRP)
+	tl.r2.startCtsyncd(t, viaVRRP)
+	tl.r2.waitPeer(t)
+}
+
 // startStreams opens the three connections of the test through the
 // master: a download to the DNATed outside VIP (NATed), one straight to
 // the server (not NATed), and an interactive session the server opens to
@@ -121,12 +133,7 @@ func finishAll(t *testing.T, streams []*stream) {
 // DNATed, routed, SNATed — continues and completes with every byte intact.
 func TestCS_B11_StreamsSurviveWithVRRP(t *testing.T) {
 	tl := newTrafficLab(t)
-	tl.r1.startVrrpd(t)
-	tl.r1.waitMaster(t)
-	tl.r2.startVrrpd(t)
-	tl.r1.startCtsyncd(t, viaVRRP)
-	tl.r2.startCtsyncd(t, viaVRRP)
-	tl.r2.waitPeer(t)
+	tl.syncWithVRRP(t)
 	streams := tl.startStreams(t)
 	tl.r2.waitExternal(t, uint64(len(streams)))
 
@@ -141,12 +148,7 @@ func TestCS_B11_StreamsSurviveWithVRRP(t *testing.T) {
 // takeover gate makes vrrpd wait for the commit before the VIPs come up.
 func TestCS_B11_StreamsSurviveCleanStop(t *testing.T) {
 	tl := newTrafficLab(t)
-	tl.r1.startVrrpd(t)
-	tl.r1.waitMaster(t)
-	tl.r2.startVrrpd(t)
-	tl.r1.startCtsyncd(t, viaVRRP)
-	tl.r2.startCtsyncd(t, viaVRRP)
-	tl.r2.waitPeer(t)
+	tl.syncWithVRRP(t)
 	streams := tl.startStreams(t)
 	tl.r2.waitExternal(t, uint64(len(streams)))
 
@@ -194,12 +196,7 @@ const busyTable = 50_000
 // head its way.
 func TestCS_B11_StreamsSurviveCleanStopBusyTable(t *testing.T) {
 	tl := newTrafficLab(t)
-	tl.r1.startVrrpd(t)
-	tl.r1.waitMaster(t)
-	tl.r2.startVrrpd(t)
-	tl.r1.startCtsyncd(t, viaVRRP)
-	tl.r2.startCtsyncd(t, viaVRRP)
-	tl.r2.waitPeer(t)
+	tl.syncWithVRRP(t)
 	fillTable(t, tl.r1.node, busyTable)
 	streams := tl.startStreams(t)
 	tl.r2.waitExternal(t, uint64(busyTable+len(streams)))
@@ -228,12 +225,7 @@ func TestCS_B11_StreamsSurviveCleanStopBusyTable(t *testing.T) {
 // issue 5).
 func TestCS_B11_StreamsSurviveFailback(t *testing.T) {
 	tl := newTrafficLab(t)
-	tl.r1.startVrrpd(t)
-	tl.r1.waitMaster(t)
-	tl.r2.startVrrpd(t)
-	tl.r1.startCtsyncd(t, viaVRRP)
-	tl.r2.startCtsyncd(t, viaVRRP)
-	tl.r2.waitPeer(t)
+	tl.syncWithVRRP(t)
 	streams := tl.startStreamsOf(t, 3*downloadSize/2)
 	tl.r2.waitExternal(t, uint64(len(streams)))
 
