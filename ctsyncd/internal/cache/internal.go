@@ -161,6 +161,10 @@ func (l *local[V, K, CK, R, O]) EndResync() []Change[V] {
 	return out
 }
 
+// AbortResync ends a resync whose dump failed: nothing is removed, since
+// what the dump did not reach may well still be in the kernel.
+func (l *local[V, K, CK, R, O]) AbortResync() { l.resyncing = false }
+
 // SetFilter replaces the filter and removes the values the new one
 // rejects, returning their keys (the engine replicates their deletes).
 // They are not counted as destroyed: the kernel still has them.

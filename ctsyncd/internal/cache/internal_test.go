@@ -213,3 +213,16 @@ func TestInternalExpect(t *testing.T) {
 		t.Fatal("destroy of an expectation failed")
 	}
 }
+
+// A resync whose dump failed removes nothing: what the dump did not reach
+// may still be in the kernel.
+func TestAbortResyncKeeps(t *testing.T) {
+	c := NewInternal(Filter{})
+	e := tcp("10.0.0.1", 1, "192.0.2.7", 80)
+	c.Apply(New, &e)
+	c.BeginResync()
+	c.AbortResync()
+	if got := c.EndResync(); len(got) != 0 || c.Len() != 1 {
+		t.Errorf("after an aborted resync: %d deletes, %d entries; want 0 and 1", len(got), c.Len())
+	}
+}

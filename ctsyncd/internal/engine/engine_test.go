@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 
@@ -310,5 +311,23 @@ func TestUncarriableEntrySkipped(t *testing.T) {
 	r2.waitFor("the good entry after the bad one", func(st Status) bool { return st.Main.ExternalLen == 4 })
 	if st := r1.status(); st.Kernel.Unsyncable != 1 || st.Main.InternalLen != 4 {
 		t.Errorf("unsyncable %d, internal %d; want 1 and 4", st.Kernel.Unsyncable, st.Main.InternalLen)
+	}
+}
+
+// A resync whose dump fails keeps the internal cache as it was: nothing is
+// deleted at the peer for want of a complete dump.
+func TestFailedDumpDeletesNothing(t *testing.T) {
+	r1, r2, _ := pair(t, 40)
+	r1.kernel.mu.Lock()
+	r1.kernel.dumpErr = errors.New("dump interrupted")
+	sink := r1.kernel.sink
+	r1.kernel.mu.Unlock()
+	sink.Overrun()
+	r1.waitFor("the overrun handled", func(st Status) bool { return st.Kernel.Overruns == 1 })
+	if st := r1.status(); st.Main.InternalLen != 40 {
+		t.Errorf("internal cache holds %d after a failed dump, want 40", st.Main.InternalLen)
+	}
+	if st := r2.status(); st.Main.ExternalLen != 40 {
+		t.Errorf("the peer holds %d after a failed dump here, want 40", st.Main.ExternalLen)
 	}
 }

@@ -28,6 +28,7 @@ type fakeKernel struct {
 	table    map[ct.Key]ct.Entry
 	expects  map[ct.ExpectKey]ct.Expect
 	muted    bool // the listener left the new/update groups
+	dumpErr  error
 	sink     EventSink
 	commits  atomic.Int64
 	timeouts map[ct.Key]uint32
@@ -78,6 +79,10 @@ func (k *fakeKernel) has(key ct.Key) bool {
 
 func (k *fakeKernel) Dump(_ context.Context, fn func(*ct.Entry) error) error {
 	k.mu.Lock()
+	if k.dumpErr != nil {
+		defer k.mu.Unlock()
+		return k.dumpErr
+	}
 	entries := make([]ct.Entry, 0, len(k.table))
 	for _, e := range k.table {
 		entries = append(entries, e)

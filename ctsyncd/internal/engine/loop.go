@@ -118,11 +118,10 @@ func (e *Engine) resyncInternal(r *syncRun, cause string) {
 	if err != nil {
 		// A failed dump must not delete what it did not see.
 		e.log.Error("cannot dump the kernel's connection table", "cause", cause, "err", err)
+		r.internal.AbortResync()
 	}
 	for _, ch := range r.internal.EndResync() {
-		if err == nil {
-			add(entryRecord(ch))
-		}
+		add(entryRecord(ch))
 	}
 	if r.internalX != nil {
 		r.internalX.BeginResync()
@@ -137,11 +136,10 @@ func (e *Engine) resyncInternal(r *syncRun, cause string) {
 		})
 		if xerr != nil {
 			e.log.Error("cannot dump the kernel's expectation table", "cause", cause, "err", xerr)
+			r.internalX.AbortResync()
 		}
 		for _, ch := range r.internalX.EndResync() {
-			if xerr == nil {
-				add(expectRecord(ch))
-			}
+			add(expectRecord(ch))
 		}
 	}
 	e.flushSubmit(r, now)
