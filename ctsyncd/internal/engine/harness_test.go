@@ -19,7 +19,7 @@ import (
 )
 
 // patience bounds every wait for a condition.
-const patience = 10 * time.Second
+const patience = 20 * time.Second
 
 // fakeKernel is a conntrack table in memory. Like the real one it reports
 // the entries a commit creates as New events to the listener's sink.
@@ -282,7 +282,9 @@ func testConfig() *config.Config {
 		MulticastGroup:  netip.MustParseAddr("225.0.0.50"),
 		Port:            3780,
 		EventQueueBytes: 8 << 20, SyncQueueBytes: 1 << 20,
-		Keepalive: 100 * time.Millisecond, Dead: 500 * time.Millisecond,
+		// Dead is generous: a loaded machine running -race must not
+		// declare a healthy peer dead in the middle of a test.
+		Keepalive: 100 * time.Millisecond, Dead: 2 * time.Second,
 	}
 }
 

@@ -121,10 +121,10 @@ const (
 // Record is one change in an update.
 type Record struct {
 	Kind   RecordKind
-	Entry  ct.Entry  // RecordUpsert, RecordDelete (key fields only)
+	Entry  ct.Entry   // RecordUpsert, RecordDelete (key fields only)
 	Expect *ct.Expect // RecordExpectUpsert, RecordExpectDelete (key fields only); a pointer: expectations are rare and big (296 B), and every queued record would carry one
-	Sweep  Sweep     // RecordSweepBegin, RecordSweepEnd
-	Digest *Digest   // RecordDigest
+	Sweep  Sweep      // RecordSweepBegin, RecordSweepEnd
+	Digest *Digest    // RecordDigest
 }
 
 // Sweep identifies a sweep.
