@@ -18,35 +18,17 @@ import (
 )
 
 // The streams of the acceptance test: a long download (the guide's "large
-// file") and an interactive session, each checking every byte it receives
-// against the deterministic pattern the other end sends.
+// file", a netlab paced stream) and an interactive session, each checking
+// every byte it receives against the deterministic pattern the other end
+// sends. A connection starts with a mode octet, then the paced request.
 const (
 	modeDownload byte = 'D'
 	modeEcho     byte = 'E'
-	// chunk is what the paced sender writes at a time.
-	chunk = 16 << 10
 	// echoSize and echoEvery shape the interactive session: a keystroke-
 	// sized message every 100 ms, each echoed back.
 	echoSize  = 64
 	echoEvery = 100 * time.Millisecond
 )
-
-// request is what a client sends when it connects: the mode, the pattern's
-// seed, the download's size and rate.
-type request struct {
-	mode       byte
-	seed, size uint64
-	rate       uint64 // bytes per second
-}
-
-func (r request) marshal() []byte {
-	b := make([]byte, 25)
-	b[0] = r.mode
-	binary.BigEndian.PutUint64(b[1:], r.seed)
-	binary.BigEndian.PutUint64(b[9:], r.size)
-	binary.BigEndian.PutUint64(b[17:], r.rate)
-	return b
-}
 
 // serveStreams answers download and echo requests on ln until it closes.
 func serveStreams(ln net.Listener) {
@@ -57,48 +39,18 @@ func serveStreams(ln net.Listener) {
 		}
 		go func() {
 			defer conn.Close()
-			var b [25]byte
+			var b [1 + netlab.PacedRequestSize]byte
 			if _, err := io.ReadFull(conn, b[:]); err != nil {
 				return
 			}
-			req := request{mode: b[0], seed: binary.BigEndian.Uint64(b[1:]),
-				size: binary.BigEndian.Uint64(b[9:]), rate: binary.BigEndian.Uint64(b[17:])}
-			switch req.mode {
+			switch b[0] {
 			case modeDownload:
-				sendPaced(conn, req)
+				netlab.SendPaced(conn, netlab.ParsePacedRequest(b[1:]))
 			case modeEcho:
 				_, _ = io.Copy(conn, conn)
 			}
 		}()
 	}
-}
-
-// sendPaced writes req.size bytes of the pattern at req.rate. A write
-// blocked by a stalled path simply waits: TCP carries on once the path
-// works again, which is what the test is about.
-func sendPaced(conn net.Conn, req request) {
-	pattern := rand.NewChaCha8(seedBytes(req.seed))
-	buf := make([]byte, chunk)
-	start := time.Now()
-	for sent := uint64(0); sent < req.size; {
-		n := min(uint64(len(buf)), req.size-sent)
-		_, _ = pattern.Read(buf[:n])
-		if _, err := conn.Write(buf[:n]); err != nil {
-			return
-		}
-		sent += n
-		if due := start.Add(time.Duration(float64(sent) / float64(req.rate) * float64(time.Second))); time.Until(due) > 0 {
-			time.Sleep(time.Until(due))
-		}
-	}
-	_ = conn.(*net.TCPConn).CloseWrite()
-	_, _ = io.Copy(io.Discard, conn) // until the client closes
-}
-
-func seedBytes(seed uint64) [32]byte {
-	var s [32]byte
-	binary.BigEndian.PutUint64(s[:], seed)
-	return s
 }
 
 // stream is one client connection under test.
@@ -116,11 +68,11 @@ func (s *stream) progress() int64 { return s.received.Load() }
 // rate bytes/s, comparing each with the pattern.
 func startDownload(t *testing.T, node *netlab.Node, name, addr string, size, rate int) *stream {
 	t.Helper()
-	req := request{mode: modeDownload, seed: rand.Uint64(), size: uint64(size), rate: uint64(rate)}
-	s, conn := dialStream(t, node, name, addr, req)
+	req := netlab.PacedRequest{Seed: rand.Uint64(), Size: uint64(size), Rate: uint64(rate)}
+	s, conn := dialStream(t, node, name, addr, modeDownload, req)
 	go func() {
 		defer conn.Close()
-		s.done <- receivePattern(conn, req.seed, size, &s.received)
+		s.done <- netlab.ReceivePaced(conn, req.Seed, int64(size), s.received.Store)
 	}()
 	return s
 }
@@ -129,18 +81,18 @@ func startDownload(t *testing.T, node *netlab.Node, name, addr string, size, rat
 // echoEvery, checking each echo, until stopped with finish.
 func startSession(t *testing.T, node *netlab.Node, name, addr string) *stream {
 	t.Helper()
-	req := request{mode: modeEcho, seed: rand.Uint64()}
-	s, conn := dialStream(t, node, name, addr, req)
+	req := netlab.PacedRequest{Seed: rand.Uint64()}
+	s, conn := dialStream(t, node, name, addr, modeEcho, req)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() {
 		defer conn.Close()
-		s.done <- echoSession(ctx, conn, req.seed, &s.received)
+		s.done <- echoSession(ctx, conn, req.Seed, &s.received)
 	}()
 	return s
 }
 
-func dialStream(t *testing.T, node *netlab.Node, name, addr string, req request) (*stream, net.Conn) {
+func dialStream(t *testing.T, node *netlab.Node, name, addr string, mode byte, req netlab.PacedRequest) (*stream, net.Conn) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()
@@ -148,36 +100,17 @@ func dialStream(t *testing.T, node *netlab.Node, name, addr string, req request)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	if _, err := conn.Write(req.marshal()); err != nil {
+	if _, err := conn.Write(append([]byte{mode}, req.Marshal()...)); err != nil {
 		t.Fatalf("%s: send the request: %v", name, err)
 	}
 	return &stream{name: name, done: make(chan error, 1), cancel: func() {}}, conn
 }
 
-// receivePattern reads size bytes and compares them with the pattern.
-func receivePattern(conn net.Conn, seed uint64, size int, received *atomic.Int64) error {
-	pattern := rand.NewChaCha8(seedBytes(seed))
-	got, want := make([]byte, chunk), make([]byte, chunk)
-	for offset := 0; offset < size; {
-		n, err := conn.Read(got[:min(len(got), size-offset)])
-		_, _ = pattern.Read(want[:n])
-		for i := range n {
-			if got[i] != want[i] {
-				return fmt.Errorf("byte %d differs: got %#02x, want %#02x", offset+i, got[i], want[i])
-			}
-		}
-		offset += n
-		received.Store(int64(offset))
-		if err != nil {
-			return fmt.Errorf("after %d of %d bytes: %w", offset, size, err)
-		}
-	}
-	return nil
-}
-
 // echoSession sends and checks one message per echoEvery until ctx ends.
 func echoSession(ctx context.Context, conn net.Conn, seed uint64, received *atomic.Int64) error {
-	pattern := rand.NewChaCha8(seedBytes(seed))
+	var key [32]byte
+	binary.BigEndian.PutUint64(key[:], seed)
+	pattern := rand.NewChaCha8(key)
 	out, in := make([]byte, echoSize), make([]byte, echoSize)
 	tick := time.NewTicker(echoEvery)
 	defer tick.Stop()

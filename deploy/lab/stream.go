@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,34 +16,8 @@ import (
 // The long transfer of ctsync-failover: the client asks for size bytes at
 // rate bytes/s of a pattern drawn from a seed, the server sends them
 // paced, and the client checks every byte, so that a takeover that loses
-// or garbles data cannot pass for one that works. ctsyncd/e2e's streams do
-// the same.
-
-// streamChunk is what the paced sender writes at a time.
-const streamChunk = 16 << 10
-
-// streamRequest is what the client sends when it connects.
-type streamRequest struct{ seed, size, rate uint64 }
-
-const streamRequestSize = 24
-
-func (r streamRequest) marshal() []byte {
-	b := make([]byte, streamRequestSize)
-	binary.BigEndian.PutUint64(b, r.seed)
-	binary.BigEndian.PutUint64(b[8:], r.size)
-	binary.BigEndian.PutUint64(b[16:], r.rate)
-	return b
-}
-
-func parseStreamRequest(b []byte) streamRequest {
-	return streamRequest{seed: binary.BigEndian.Uint64(b), size: binary.BigEndian.Uint64(b[8:]), rate: binary.BigEndian.Uint64(b[16:])}
-}
-
-func pattern(seed uint64) io.Reader {
-	var s [32]byte
-	binary.BigEndian.PutUint64(s[:], seed)
-	return rand.NewChaCha8(s)
-}
+// or garbles data cannot pass for one that works. ctsyncd/e2e's streams are
+// the same netlab paced streams.
 
 // streamServer is the server of chapter 4 on the LAN host, 172.16.0.33:80.
 type streamServer struct {
@@ -84,11 +57,11 @@ func (s *streamServer) serve() {
 				s.mu.Unlock()
 				conn.Close()
 			}()
-			var b [streamRequestSize]byte
+			var b [netlab.PacedRequestSize]byte
 			if _, err := io.ReadFull(conn, b[:]); err != nil {
 				return
 			}
-			sendPaced(conn, parseStreamRequest(b[:]))
+			netlab.SendPaced(conn, netlab.ParsePacedRequest(b[:]))
 		}()
 	}
 }
@@ -103,29 +76,6 @@ func (s *streamServer) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return err
-}
-
-// sendPaced writes req.size bytes of the pattern at req.rate. A write held
-// up by a dead path waits: TCP goes on once the path works again, which is
-// what the demo is about.
-func sendPaced(conn net.Conn, req streamRequest) {
-	src := pattern(req.seed)
-	buf := make([]byte, streamChunk)
-	start := time.Now()
-	for sent := uint64(0); sent < req.size; {
-		n := min(uint64(len(buf)), req.size-sent)
-		_, _ = src.Read(buf[:n])
-		if _, err := conn.Write(buf[:n]); err != nil {
-			return
-		}
-		sent += n
-		due := start.Add(time.Duration(float64(sent) / float64(req.rate) * float64(time.Second)))
-		time.Sleep(time.Until(due))
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
-	}
-	_, _ = io.Copy(io.Discard, conn) // until the client closes
 }
 
 // download is a transfer under way: the client's side.
@@ -152,36 +102,21 @@ func startDownload(ctx context.Context, n *netlab.Node, addr string, size, rate 
 	if err != nil {
 		return nil, err
 	}
-	req := streamRequest{seed: rand.Uint64(), size: uint64(size), rate: uint64(rate)}
-	if _, err := conn.Write(req.marshal()); err != nil {
+	req := netlab.PacedRequest{Seed: rand.Uint64(), Size: uint64(size), Rate: uint64(rate)}
+	if _, err := conn.Write(req.Marshal()); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("send the request to %s: %w", addr, err)
 	}
 	now := time.Now()
 	d := &download{conn: conn, size: size, started: now, lastRead: now, done: make(chan error, 1)}
-	go func() { d.done <- d.receive(req.seed) }()
+	go func() { d.done <- d.receive(req.Seed) }()
 	return d, nil
 }
 
 // receive reads the transfer and compares it with the pattern.
 func (d *download) receive(seed uint64) error {
-	src := pattern(seed)
-	got, want := make([]byte, streamChunk), make([]byte, streamChunk)
-	for offset := int64(0); offset < d.size; {
-		n, err := d.conn.Read(got[:min(int64(len(got)), d.size-offset)])
-		if n > 0 {
-			_, _ = src.Read(want[:n])
-			for i := range n {
-				if got[i] != want[i] {
-					return fmt.Errorf("byte %d differs: got %#02x, want %#02x", offset+int64(i), got[i], want[i])
-				}
-			}
-			offset += int64(n)
-			d.read(offset)
-		}
-		if err != nil {
-			return fmt.Errorf("after %d of %d bytes: %w", offset, d.size, err)
-		}
+	if err := netlab.ReceivePaced(d.conn, seed, d.size, d.read); err != nil {
+		return err
 	}
 	d.mu.Lock()
 	d.finished = time.Now()
