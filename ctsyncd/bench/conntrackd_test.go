@@ -149,6 +149,8 @@ func (p *conntrackdPair) external(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+func (p *conntrackdPair) failPrimary() error { return killProcess(p.r1.proc) }
+
 // takeover is what primary-backup.sh does on R2 first: `conntrackd -c`,
 // the commit of the external cache, which returns once it is done.
 func (p *conntrackdPair) takeover(ctx context.Context) (time.Duration, error) {

@@ -210,6 +210,8 @@ func (p *ctsyncdPair) external(ctx context.Context) (int, error) {
 	return jsonInt(jsonPath(st, "main", "external", "current"))
 }
 
+func (p *ctsyncdPair) failPrimary() error { return killProcess(p.r1.syncd) }
+
 // takeover stops R1's vrrpd cleanly: R2's vrrpd becomes master after its
 // skew time and holds its addresses back until ctsyncd's gate is ready,
 // i.e. until the external cache is committed. It returns once R2 holds

@@ -218,3 +218,12 @@ func statusKB(status, key string) (int64, error) {
 	}
 	return 0, fmt.Errorf("no %s line", strings.TrimSuffix(key, ":"))
 }
+
+// killProcess sends SIGKILL to p and waits until it is gone.
+func killProcess(p *netlab.Process) error {
+	if err := p.Kill(); err != nil {
+		return err
+	}
+	<-p.Done()
+	return nil
+}

@@ -388,10 +388,12 @@ func (r *results) render(m machine) string {
 		w("\n### Commit on takeover, 100k entries\n\n")
 		w("In ms. *Kernel span*: from the first of the entries in R2's table to the 100 000th (R2's "+
 			"nf_conntrack_count, read every ms); *wall*: from the start of the takeover (`conntrackd -c`; for ctsyncd "+
-			"the SIGTERM to R1's vrrpd, so VRRP's skew time is in it) to the 100 000th; *own figure*: conntrackd's "+
+			"the SIGTERM to R1's vrrpd, so VRRP's skew time is in it) to the 100 000th; R1's sync daemon is killed "+
+			"just before, as a failed router's would be (see the notes: in one kernel its event listener taxes R2's "+
+			"inserts); *own figure*: conntrackd's "+
 			"\"commit has taken\" log line, ctsyncd's `lastCommit.duration`. The *kernel* row is the limit: the same "+
 			"generator inserting into an empty namespace with no listener (*one listener*: with one event listener "+
-			"draining the events, as a daemon committing on takeover has). Aim (issue 5): under %s, within %.1f× the "+
+			"draining the events, which is what every insert pays while any daemon in the kernel listens). Aim (issue 5): under %s, within %.1f× the "+
 			"kernel's time (median kernel span).\n\n", ms(aimCommit), aimKernelFactor)
 		w("| who | kernel span | wall | own figure | rate | trials | aim |\n|---|---|---|---|---|---|---|\n")
 		var kernel time.Duration
