@@ -3,23 +3,21 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 )
 
 // clusterd's generated part of docs/benchmarks.md lies between these
-// markers, apart from vrrpd's (whose end marker they do not contain); the
-// text around them is written by hand.
-const (
-	beginMarker = "<!-- BEGIN GENERATED clusterd by make bench: edit outside the markers -->"
-	endMarker   = "<!-- END GENERATED clusterd -->"
-)
+// markers, apart from the other daemons'; the text around them is written
+// by hand.
+const docSection = "clusterd"
+
+var beginMarker, endMarker = benchdoc.BeginMarker(docSection), benchdoc.EndMarker(docSection)
 
 // aim is issue 4's: a client-observed outage on a primary crash within
 // dead-interval + one keepalive + 50 ms.
@@ -56,36 +54,24 @@ func (r outageResult) afterExpiry(m measured) time.Duration {
 	return m.Replied - dead
 }
 
-// stats are the median, minimum and maximum of samples.
-func stats(samples []time.Duration) (median, lo, hi time.Duration, ok bool) {
-	if len(samples) == 0 {
-		return 0, 0, 0, false
-	}
-	s := slices.Sorted(slices.Values(samples))
-	median = s[len(s)/2]
-	if len(s)%2 == 0 {
-		median = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return median, s[0], s[len(s)-1], true
-}
-
 func (r outageResult) summary() string {
-	med, lo, hi, ok := stats(r.durations(outage))
+	med, lo, hi, ok := benchdoc.Stats(r.durations(outage))
 	if !ok {
 		return fmt.Sprintf("no trial succeeded (%d failed)", len(r.Errors))
 	}
-	rmed, rlo, rhi, _ := stats(r.durations(replied))
+	rmed, rlo, rhi, _ := benchdoc.Stats(r.durations(replied))
 	return fmt.Sprintf("outage median %s (min %s, max %s); from R1's last message to R2's first reply %s (%s, %s); %d of %d trials",
-		ms(med), ms(lo), ms(hi), ms(rmed), ms(rlo), ms(rhi), len(r.Samples), len(r.Samples)+len(r.Errors))
+		benchdoc.Ms(med), benchdoc.Ms(lo), benchdoc.Ms(hi), benchdoc.Ms(rmed), benchdoc.Ms(rlo), benchdoc.Ms(rhi),
+		len(r.Samples), len(r.Samples)+len(r.Errors))
 }
 
 // cell is "median (min–max)" in ms.
 func cell(samples []time.Duration) string {
-	med, lo, hi, ok := stats(samples)
+	med, lo, hi, ok := benchdoc.Stats(samples)
 	if !ok {
 		return "—"
 	}
-	return fmt.Sprintf("%s (%s–%s)", msNum(med), msNum(lo), msNum(hi))
+	return fmt.Sprintf("%s (%s–%s)", benchdoc.MsNum(med), benchdoc.MsNum(lo), benchdoc.MsNum(hi))
 }
 
 // aimCell says whether the worst outage meets issue 4's aim; it is stated
@@ -94,9 +80,9 @@ func (r outageResult) aimCell() string {
 	if len(r.Samples) == 0 || len(r.Errors) > 0 {
 		return "no: failed trials"
 	}
-	_, _, worst, _ := stats(r.durations(outage))
+	_, _, worst, _ := benchdoc.Stats(r.durations(outage))
 	if worst > aim {
-		return fmt.Sprintf("no: worst > %s", msNum(aim))
+		return fmt.Sprintf("no: worst > %s", benchdoc.MsNum(aim))
 	}
 	return "yes"
 }
@@ -119,7 +105,8 @@ func (r idleResult) summary() string {
 		return fmt.Sprintf("%s %s: failed: %s", r.Node, r.Role, r.Error)
 	}
 	return fmt.Sprintf("%s %s: RSS %.1f MiB after %v, anon %.1f + file %.1f (%.1f MiB at the end, anon %.1f + file %.1f, %d processes), CPU %.3f %% of a core over %v",
-		r.Node, r.Role, mib(r.RSS), rssAfter, mib(r.Anon), mib(r.File), mib(r.RSSEnd), mib(r.AnonEnd), mib(r.FileEnd),
+		r.Node, r.Role, benchdoc.MiB(r.RSS), rssAfter, benchdoc.MiB(r.Anon), benchdoc.MiB(r.File),
+		benchdoc.MiB(r.RSSEnd), benchdoc.MiB(r.AnonEnd), benchdoc.MiB(r.FileEnd),
 		r.Processes, r.CPUPercent, r.Window)
 }
 
@@ -211,7 +198,7 @@ func (r *results) render(m machine) string {
 			"R2's first gratuitous ARP for the cluster IP and to its first echo reply, all in R2's capture; *after expiry*: "+
 			"that reply less dead-interval (a clean stop waits for none). *Failure to ARP*: from the kill or SIGTERM to the "+
 			"same ARP, phase included. Aim (issue 4): worst outage ≤ dead-interval + 1 keepalive + 50 ms = %s.\n\n",
-			trials, ms(keepalive), ms(dead), ms(aim))
+			trials, benchdoc.Ms(keepalive), benchdoc.Ms(dead), benchdoc.Ms(aim))
 		w("| failure | outage | from R1's last message: to R2's ARP | to R2's first reply | after expiry | failure to ARP | trials | aim |\n")
 		w("|---|---|---|---|---|---|---|---|\n")
 		for _, o := range r.outages {
@@ -219,7 +206,7 @@ func (r *results) render(m machine) string {
 				cell(o.durations(announced)), cell(o.durations(replied)), cell(o.durations(o.afterExpiry)),
 				cell(o.durations(fromFailure)), len(o.Samples), len(o.Samples)+len(o.Errors), o.aimCell())
 			for _, e := range o.Errors {
-				notes = append(notes, fmt.Sprintf("%s: %s", o.Failure, firstLine(e)))
+				notes = append(notes, fmt.Sprintf("%s: %s", o.Failure, benchdoc.FirstLine(e)))
 			}
 		}
 	}
@@ -227,17 +214,18 @@ func (r *results) render(m machine) string {
 		w("\n### Idle pair: memory and CPU\n\n")
 		w("Both nodes of one pair up, nothing failing: heartbeats on two links every %s, two monitors pinged. "+
 			"VmRSS %s after the start and at the end of the window, split into anonymous memory (heap, stacks) and file "+
-			"pages (the executable's), utime+stime over the window.\n\n", ms(keepalive), seconds(rssAfter))
+			"pages (the executable's), utime+stime over the window.\n\n", benchdoc.Ms(keepalive), benchdoc.Seconds(rssAfter))
 		w("| node | state | processes | RSS MiB at %s (anon + file) | RSS MiB at the end (anon + file) | CPU %% of a core | window |\n"+
-			"|---|---|---|---|---|---|---|\n", seconds(rssAfter))
+			"|---|---|---|---|---|---|---|\n", benchdoc.Seconds(rssAfter))
 		for _, i := range r.idle {
 			if i.Error != "" {
-				w("| %s | %s | — | — | — | — | %s |\n", i.Node, i.Role, seconds(i.Window))
-				notes = append(notes, fmt.Sprintf("%s %s: %s", i.Node, i.Role, firstLine(i.Error)))
+				w("| %s | %s | — | — | — | — | %s |\n", i.Node, i.Role, benchdoc.Seconds(i.Window))
+				notes = append(notes, fmt.Sprintf("%s %s: %s", i.Node, i.Role, benchdoc.FirstLine(i.Error)))
 				continue
 			}
 			w("| %s | %s | %d | %.1f (%.1f + %.1f) | %.1f (%.1f + %.1f) | %.3f | %s |\n", i.Node, i.Role, i.Processes,
-				mib(i.RSS), mib(i.Anon), mib(i.File), mib(i.RSSEnd), mib(i.AnonEnd), mib(i.FileEnd), i.CPUPercent, seconds(i.Window))
+				benchdoc.MiB(i.RSS), benchdoc.MiB(i.Anon), benchdoc.MiB(i.File), benchdoc.MiB(i.RSSEnd), benchdoc.MiB(i.AnonEnd),
+				benchdoc.MiB(i.FileEnd), i.CPUPercent, benchdoc.Seconds(i.Window))
 		}
 	}
 	if len(notes) > 0 {
@@ -251,89 +239,4 @@ func (r *results) render(m machine) string {
 }
 
 // updateDoc replaces clusterd's generated section of docs/benchmarks.md.
-// The file is read just before it is written, and replaced by a rename:
-// vrrpd's bench may rewrite its own section of the same file meanwhile.
-func updateDoc(section string) error {
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(root, "docs", "benchmarks.md")
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w (it holds the hand-written text and the markers %q, %q)", path, err, beginMarker, endMarker)
-	}
-	text, err := splice(string(old), section)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".benchmarks.md.*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(text); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// splice puts section (markers included) in place of doc's clusterd part.
-func splice(doc, section string) (string, error) {
-	i := strings.Index(doc, beginMarker)
-	j := strings.Index(doc, endMarker)
-	if i < 0 || j < i {
-		return "", errors.New("no clusterd section: put the lines " + beginMarker + " and " + endMarker + " where its figures go")
-	}
-	return doc[:i] + strings.TrimSuffix(section, "\n") + doc[j+len(endMarker):], nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for range 20 {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", errors.New("no go.mod above the working directory: run from the module")
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	if len(line) > 300 {
-		line = line[:300] + "…"
-	}
-	return line
-}
-
-// msNum is d in milliseconds, one decimal below 100 ms.
-func msNum(d time.Duration) string {
-	v := float64(d) / float64(time.Millisecond)
-	if v < 100 && v > -100 {
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.0f", v)
-}
-
-func ms(d time.Duration) string { return msNum(d) + " ms" }
-
-func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
-// seconds is d as "30 s".
-func seconds(d time.Duration) string { return fmt.Sprintf("%d s", int(d.Round(time.Second).Seconds())) }
+func updateDoc(section string) error { return benchdoc.Update(docSection, section) }

@@ -3,23 +3,21 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 )
 
 // ctsyncd's generated part of docs/benchmarks.md lies between these
 // markers, apart from vrrpd's and clusterd's; the text around them is
 // written by hand.
-const (
-	beginMarker = "<!-- BEGIN GENERATED ctsyncd by make bench: edit outside the markers -->"
-	endMarker   = "<!-- END GENERATED ctsyncd -->"
-)
+const docSection = "ctsyncd"
+
+var beginMarker, endMarker = benchdoc.BeginMarker(docSection), benchdoc.EndMarker(docSection)
 
 // The issue's aims, as this bench reads them.
 const (
@@ -228,19 +226,6 @@ func (r *results) complete() bool {
 	return true
 }
 
-// stats are the median, minimum and maximum of samples.
-func stats[T int64 | float64 | time.Duration](samples []T) (median, lo, hi T, ok bool) {
-	if len(samples) == 0 {
-		return 0, 0, 0, false
-	}
-	s := slices.Sorted(slices.Values(samples))
-	median = s[len(s)/2]
-	if len(s)%2 == 0 {
-		median = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return median, s[0], s[len(s)-1], true
-}
-
 func pick[T, V any](trials []T, f func(T) V) []V {
 	out := make([]V, len(trials))
 	for i, t := range trials {
@@ -251,40 +236,40 @@ func pick[T, V any](trials []T, f func(T) V) []V {
 
 // cell is "median (min–max)" in ms.
 func cell(samples []time.Duration) string {
-	med, lo, hi, ok := stats(samples)
+	med, lo, hi, ok := benchdoc.Stats(samples)
 	if !ok {
 		return "—"
 	}
 	if len(samples) == 1 {
-		return msNum(med)
+		return benchdoc.MsNum(med)
 	}
-	return fmt.Sprintf("%s (%s–%s)", msNum(med), msNum(lo), msNum(hi))
+	return fmt.Sprintf("%s (%s–%s)", benchdoc.MsNum(med), benchdoc.MsNum(lo), benchdoc.MsNum(hi))
 }
 
 // mibCell is "median (min–max)" in MiB.
 func mibCell(samples []int64) string {
-	med, lo, hi, ok := stats(samples)
+	med, lo, hi, ok := benchdoc.Stats(samples)
 	if !ok {
 		return "—"
 	}
 	if len(samples) == 1 {
-		return fmt.Sprintf("%.1f", mib(med))
+		return fmt.Sprintf("%.1f", benchdoc.MiB(med))
 	}
-	return fmt.Sprintf("%.1f (%.1f–%.1f)", mib(med), mib(lo), mib(hi))
+	return fmt.Sprintf("%.1f (%.1f–%.1f)", benchdoc.MiB(med), benchdoc.MiB(lo), benchdoc.MiB(hi))
 }
 
 // fileCell is "R1, R2", the medians in MiB.
 func fileCell(r1, r2 []int64) string {
-	m1, _, _, ok1 := stats(r1)
-	m2, _, _, ok2 := stats(r2)
+	m1, _, _, ok1 := benchdoc.Stats(r1)
+	m2, _, _, ok2 := benchdoc.Stats(r2)
 	if !ok1 || !ok2 {
 		return "—"
 	}
-	return fmt.Sprintf("%.1f, %.1f", mib(m1), mib(m2))
+	return fmt.Sprintf("%.1f, %.1f", benchdoc.MiB(m1), benchdoc.MiB(m2))
 }
 
 func pctCell(samples []float64) string {
-	med, lo, hi, ok := stats(samples)
+	med, lo, hi, ok := benchdoc.Stats(samples)
 	if !ok {
 		return "—"
 	}
@@ -296,7 +281,7 @@ func pctCell(samples []float64) string {
 
 // rateCell is the median rate in thousands of entries per second.
 func rateCell(n int, samples []time.Duration) string {
-	med, _, _, ok := stats(samples)
+	med, _, _, ok := benchdoc.Stats(samples)
 	if !ok || med <= 0 {
 		return "—"
 	}
@@ -305,7 +290,7 @@ func rateCell(n int, samples []time.Duration) string {
 
 // aimCell judges the worst sample: "yes", or "no: why".
 func aimCell[T int64 | time.Duration](samples []T, limit T, failed int, show func(T) string) string {
-	switch _, _, worst, ok := stats(samples); {
+	switch _, _, worst, ok := benchdoc.Stats(samples); {
 	case !ok && failed == 0:
 		return "—"
 	case !ok || failed > 0:
@@ -316,8 +301,8 @@ func aimCell[T int64 | time.Duration](samples []T, limit T, failed int, show fun
 	return "yes"
 }
 
-func msShow(d time.Duration) string { return ms(d) }
-func mibShow(b int64) string        { return fmt.Sprintf("%.1f MiB", mib(b)) }
+func msShow(d time.Duration) string { return benchdoc.Ms(d) }
+func mibShow(b int64) string        { return fmt.Sprintf("%.1f MiB", benchdoc.MiB(b)) }
 
 func trialsCell(ok, failed int) string { return fmt.Sprintf("%d of %d", ok, ok+failed) }
 
@@ -331,7 +316,7 @@ func (r *results) render(m machine) string {
 	var notes []string
 	note := func(what string, errs []string) {
 		for _, e := range errs {
-			notes = append(notes, fmt.Sprintf("%s: %s", what, firstLine(e)))
+			notes = append(notes, fmt.Sprintf("%s: %s", what, benchdoc.FirstLine(e)))
 		}
 	}
 	w("%s\n\n", beginMarker)
@@ -369,7 +354,7 @@ func (r *results) render(m machine) string {
 		w("In ms, median (min–max) of the trials. *Replicated*: from the first insert on R1 to R2's external cache "+
 			"holding N entries; *kernel insert*: the time R1's kernel took to accept them (batched ctnetlink, the daemon "+
 			"listening); *lag*: the difference, how far the peer trails the kernel. Aim (issue 5): replication keeps pace "+
-			"with the kernel, read here as a worst lag ≤ %s.\n\n", ms(aimLag))
+			"with the kernel, read here as a worst lag ≤ %s.\n\n", benchdoc.Ms(aimLag))
 		w("| daemon | N | replicated | kernel insert | lag | event overruns (max) | trials | aim |\n|---|---|---|---|---|---|---|---|\n")
 		for _, x := range normal {
 			lags := pick(x.Trials, replTrial.Lag)
@@ -394,12 +379,12 @@ func (r *results) render(m machine) string {
 			"\"commit has taken\" log line, ctsyncd's `lastCommit.duration`. The *kernel* row is the limit: the same "+
 			"generator inserting into an empty namespace with no listener (*one listener*: with one event listener "+
 			"draining the events, which is what every insert pays while any daemon in the kernel listens). Aim (issue 5): under %s, within %.1f× the "+
-			"kernel's time (median kernel span).\n\n", ms(aimCommit), aimKernelFactor)
+			"kernel's time (median kernel span).\n\n", benchdoc.Ms(aimCommit), aimKernelFactor)
 		w("| who | kernel span | wall | own figure | rate | trials | aim |\n|---|---|---|---|---|---|---|\n")
 		var kernel time.Duration
 		for _, x := range r.commits {
 			if x.Daemon == kernelRow {
-				kernel, _, _, _ = stats(pick(x.Trials, func(t commitTrial) time.Duration { return t.Span }))
+				kernel, _, _, _ = benchdoc.Stats(pick(x.Trials, func(t commitTrial) time.Duration { return t.Span }))
 			}
 		}
 		for _, x := range r.commits {
@@ -409,7 +394,7 @@ func (r *results) render(m machine) string {
 				own = cell(owns)
 			}
 			aim := aimCell(spans, aimCommit, len(x.Errors), msShow)
-			if med, _, _, ok := stats(spans); ok && aim == "yes" && kernel > 0 && float64(med) > aimKernelFactor*float64(kernel) {
+			if med, _, _, ok := benchdoc.Stats(spans); ok && aim == "yes" && kernel > 0 && float64(med) > aimKernelFactor*float64(kernel) {
 				aim = fmt.Sprintf("no: %.1f× the kernel's time", float64(med)/float64(kernel))
 			}
 			switch x.Daemon {
@@ -441,7 +426,7 @@ func (r *results) render(m machine) string {
 			"libraries' pages (the rest is anonymous memory: heap, stacks). *CPU*: utime+stime in %% of a core while R1's table sees %d new connections "+
 			"per second for %s, each deleted %s after its creation; *in step*: how long after that R2's external "+
 			"cache matched R1's table. Aim (issue 5): under 30 MiB for 100k entries.\n\n",
-			churnRate, seconds(churnWindow), seconds(churnLife))
+			churnRate, benchdoc.Seconds(churnWindow), benchdoc.Seconds(churnLife))
 		w("| daemon | RSS R1 | RSS R2 | of it file pages R1, R2 | CPU R1 | CPU R2 | in step after (ms) | trials | aim (RSS) |\n" +
 			"|---|---|---|---|---|---|---|---|---|\n")
 		for _, d := range daemons {
@@ -483,7 +468,7 @@ func (r *results) render(m machine) string {
 			"ctsyncd: no event-listen-queue-size), bounded at %s. *Complete after*: from the first insert to R2 "+
 			"holding all; an incomplete trial shows how many it held at the bound. Aim (issue 5): no event loss, or a "+
 			"resync that completes in under 1 s: R2 complete within %s of the kernel's last insert.\n\n",
-			seconds(bound), ms(aimBurst))
+			benchdoc.Seconds(bound), benchdoc.Ms(aimBurst))
 		w("| daemon | complete after (ms) | kernel insert | R2 held | event overruns (max) | trials | aim |\n|---|---|---|---|---|---|---|\n")
 		for _, x := range burst {
 			var done []time.Duration
@@ -499,7 +484,7 @@ func (r *results) render(m machine) string {
 			}
 			aim := aimCell(pick(x.Trials, replTrial.Lag), aimBurst, len(x.Errors), msShow)
 			if incomplete > 0 {
-				aim = fmt.Sprintf("no: incomplete after %s", seconds(bound))
+				aim = fmt.Sprintf("no: incomplete after %s", benchdoc.Seconds(bound))
 			}
 			w("| %s | %s | %s | %s | %d | %s | %s |\n", x.Daemon, cell(done),
 				cell(pick(x.Trials, func(t replTrial) time.Duration { return t.Insert })), strings.Join(held, ", "),
@@ -522,89 +507,4 @@ func (r *results) render(m machine) string {
 }
 
 // updateDoc replaces ctsyncd's generated section of docs/benchmarks.md.
-// The file is read just before it is written, and replaced by a rename:
-// another daemon's bench may rewrite its own section meanwhile.
-func updateDoc(section string) error {
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(root, "docs", "benchmarks.md")
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w (it holds the hand-written text and the markers %q, %q)", path, err, beginMarker, endMarker)
-	}
-	text, err := splice(string(old), section)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".benchmarks.md.*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(text); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// splice puts section (markers included) in place of doc's ctsyncd part.
-func splice(doc, section string) (string, error) {
-	i := strings.Index(doc, beginMarker)
-	j := strings.Index(doc, endMarker)
-	if i < 0 || j < i {
-		return "", errors.New("no ctsyncd section: put the lines " + beginMarker + " and " + endMarker + " where its figures go")
-	}
-	return doc[:i] + strings.TrimSuffix(section, "\n") + doc[j+len(endMarker):], nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for range 20 {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", errors.New("no go.mod above the working directory: run from the module")
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	if len(line) > 300 {
-		line = line[:300] + "…"
-	}
-	return line
-}
-
-// msNum is d in milliseconds, one decimal below 100 ms.
-func msNum(d time.Duration) string {
-	v := float64(d) / float64(time.Millisecond)
-	if v < 100 && v > -100 {
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.0f", v)
-}
-
-func ms(d time.Duration) string { return msNum(d) + " ms" }
-
-func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
-// seconds is d as "30 s".
-func seconds(d time.Duration) string { return fmt.Sprintf("%d s", int(d.Round(time.Second).Seconds())) }
+func updateDoc(section string) error { return benchdoc.Update(docSection, section) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hasuite/hasuite/ctsyncd/internal/ct"
 	"github.com/hasuite/hasuite/ctsyncd/internal/ctnl"
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 	"github.com/hasuite/hasuite/pkg/netlab"
 )
 
@@ -140,7 +141,7 @@ func BenchmarkReplication(b *testing.B) {
 						continue
 					}
 					b.Logf("%s N=%d: replicated in %v, kernel insert %v, %d overruns, RSS R1 %.1f MiB R2 %.1f MiB",
-						d.name, n, t.Replicated, t.Insert, t.Overruns, mib(t.RSS1), mib(t.RSS2))
+						d.name, n, t.Replicated, t.Insert, t.Overruns, benchdoc.MiB(t.RSS1), benchdoc.MiB(t.RSS2))
 					res.Trials = append(res.Trials, t)
 				}
 				return nil

@@ -13,50 +13,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-func TestStats(t *testing.T) {
-	ms := time.Millisecond
-	tests := []struct {
-		name        string
-		samples     []time.Duration
-		med, lo, hi time.Duration
-		ok          bool
-	}{
-		{name: "none"},
-		{name: "odd", samples: []time.Duration{30 * ms, 10 * ms, 20 * ms}, med: 20 * ms, lo: 10 * ms, hi: 30 * ms, ok: true},
-		{name: "even", samples: []time.Duration{40 * ms, 10 * ms, 20 * ms, 30 * ms}, med: 25 * ms, lo: 10 * ms, hi: 40 * ms, ok: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			med, lo, hi, ok := stats(tt.samples)
-			if med != tt.med || lo != tt.lo || hi != tt.hi || ok != tt.ok {
-				t.Errorf("stats(%v) = %v %v %v %v, want %v %v %v %v", tt.samples, med, lo, hi, ok, tt.med, tt.lo, tt.hi, tt.ok)
-			}
-		})
-	}
-}
-
-func TestSplice(t *testing.T) {
-	section := beginMarker + "\nnew\n" + endMarker + "\n"
-	tests := []struct {
-		name, doc, want string
-		wantErr         bool
-	}{
-		{name: "replaces the section, keeps the rest",
-			doc:  "intro\n" + beginMarker + "\nold\n" + endMarker + "\nafter\n",
-			want: "intro\n" + beginMarker + "\nnew\n" + endMarker + "\nafter\n"},
-		{name: "no markers", doc: "intro\n", wantErr: true},
-		{name: "markers reversed", doc: endMarker + "\n" + beginMarker + "\n", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := splice(tt.doc, section)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("splice = %q, %v; want %q, error %v", got, err, tt.want, tt.wantErr)
-			}
-		})
-	}
-}
-
 // TestRender pins the generated section's layout with made-up figures.
 func TestRender(t *testing.T) {
 	ms := time.Millisecond
