@@ -15,6 +15,7 @@ const (
 	ctaExpFlags    = 8
 	ctaExpClass    = 9
 	ctaExpNAT      = 10
+	ctaExpFn       = 11
 
 	ctaExpNATDir   = 1
 	ctaExpNATTuple = 2
@@ -124,8 +125,23 @@ func AppendExpect(b []byte, seq uint32, x *ct.Expect, ack bool) []byte {
 		b = appendBE32(b, ctaExpNATDir, x.NATDir)
 		b = appendTuple(b, ctaExpNATTuple, &x.NATTuple)
 		b = endNest(b, n)
+		if fn := natExpectFn[x.Helper]; fn != "" {
+			b = appendString(b, ctaExpFn, fn)
+		}
 	}
 	return finishMessage(b, start)
+}
+
+// natExpectFn names, by the master's helper, the kernel function that
+// NATs the connection an expectation with NAT information brings
+// (CTA_EXPECT_FN). ct.Expect does not carry it: without it the kernel
+// creates the expectation with no function, and the expected connection
+// is not NATed at all (an FTP data connection to a DNATed VIP reaches the
+// router itself and is refused). These helpers' NAT halves always use
+// the one function; H.323's vary by expectation and are left without.
+var natExpectFn = map[string]string{
+	"ftp": "nat-follow-master", "irc": "nat-follow-master", "amanda": "nat-follow-master",
+	"tftp": "nat-follow-master", "sip": "sip",
 }
 
 // AppendExpectDelete appends a request deleting the expectation k.
