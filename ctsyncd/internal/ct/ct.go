@@ -159,7 +159,23 @@ type Entry struct {
 	// Helper is the name of the conntrack helper attached ("ftp", "sip"),
 	// empty for none.
 	Helper string
+	// SeqAdjOrig and SeqAdjReply are the NAT sequence adjustments
+	// (CTA_SEQ_ADJ_ORIG/REPLY), zero unless Status has StatusSeqAdjust.
+	// Without them a new master forwards a connection whose packets a
+	// helper lengthened (nf_nat_ftp rewriting a PASV reply) with sequence
+	// numbers the endpoints no longer agree on, and the connection stalls.
+	SeqAdjOrig, SeqAdjReply SeqAdj
 }
+
+// SeqAdj is one direction's NAT sequence adjustment: segments starting
+// after CorrectionPos are shifted by OffsetAfter, earlier ones by
+// OffsetBefore (the kernel's struct nf_ct_seqadj).
+type SeqAdj struct {
+	CorrectionPos, OffsetBefore, OffsetAfter uint32
+}
+
+// HasSeqAdj reports whether e carries a sequence adjustment.
+func (e *Entry) HasSeqAdj() bool { return e.SeqAdjOrig != SeqAdj{} || e.SeqAdjReply != SeqAdj{} }
 
 // Key identifies an entry: the kernel's lookup is by the original tuple
 // within a zone.
@@ -184,6 +200,10 @@ type Expect struct {
 	Flags   uint32
 	Class   uint32
 	Helper  string
+	// Fn is the function the kernel runs on the expected connection
+	// (CTA_EXPECT_FN: "nat-follow-master" for FTP's NATed data
+	// connections), empty for none.
+	Fn string
 	// NATDir and NATTuple are the NAT information of an expectation whose
 	// master is NATed (CTA_EXPECT_NAT); NATTuple.Proto is zero without.
 	NATDir   uint32
@@ -207,7 +227,7 @@ func (x *Expect) Key() ExpectKey { return ExpectKey{Master: x.Master, Tuple: x.T
 // must not change between versions that talk to each other: it is a fixed
 // mix over a fixed encoding, not a runtime-seeded hash.
 func (e *Entry) Digest() uint64 {
-	var b [128]byte
+	var b [152]byte
 	n := putTuple(b[:], e.Orig)
 	n += putTuple(b[n:], e.Reply)
 	binary.BigEndian.PutUint32(b[n:], e.Status)
@@ -222,6 +242,16 @@ func (e *Entry) Digest() uint64 {
 	binary.BigEndian.PutUint32(b[n+16:], e.SCTP.VTagOrig)
 	binary.BigEndian.PutUint32(b[n+20:], e.SCTP.VTagReply)
 	n += 24
+	if e.HasSeqAdj() {
+		// Only when set, as Expect's Fn: entries without an adjustment
+		// keep the digest older versions computed.
+		for _, a := range [2]SeqAdj{e.SeqAdjOrig, e.SeqAdjReply} {
+			binary.BigEndian.PutUint32(b[n:], a.CorrectionPos)
+			binary.BigEndian.PutUint32(b[n+4:], a.OffsetBefore)
+			binary.BigEndian.PutUint32(b[n+8:], a.OffsetAfter)
+			n += 12
+		}
+	}
 	return hashString(hashWords(b[:n]), e.Helper)
 }
 

@@ -36,6 +36,8 @@ func TestDigest(t *testing.T) {
 		"tcp flags":  func(e *Entry) { e.TCP.FlagsOrig = 0x20 },
 		"sctp vtag":  func(e *Entry) { e.SCTP.VTagReply = 1 },
 		"v6 mapped":  func(e *Entry) { e.Orig.Src = netip.AddrFrom16(e.Orig.Src.As16()) },
+		"seqadj":     func(e *Entry) { e.SeqAdjReply = SeqAdj{CorrectionPos: 1000, OffsetAfter: 1} },
+		"seqadj pos": func(e *Entry) { e.SeqAdjOrig = SeqAdj{CorrectionPos: 1} },
 	}
 	for name, edit := range edits {
 		e := base
@@ -85,5 +87,16 @@ func TestSums(t *testing.T) {
 	a.Remove(k, e.Digest())
 	if d := a.Diff(&b); d != 0 {
 		t.Errorf("Diff after Remove = %#x, want 0", d)
+	}
+}
+
+// An expectation's function is part of what the peers must agree on; an
+// expectation without one keeps the digest it had before Fn existed.
+func TestExpectDigestFn(t *testing.T) {
+	x := Expect{Master: tcpEntry().Orig, Tuple: Tuple{Proto: ProtoTCP, DstPort: 41089}, Helper: "ftp"}
+	withFn := x
+	withFn.Fn = "nat-follow-master"
+	if x.Digest() == withFn.Digest() {
+		t.Error("the digest did not change with the expectation's function")
 	}
 }

@@ -55,7 +55,13 @@ func (x *Expect) Digest() uint64 {
 	binary.BigEndian.PutUint32(b[n+6:], x.Class)
 	binary.BigEndian.PutUint32(b[n+10:], x.NATDir)
 	n += 16
-	return hashString(hashWords(b[:n]), x.Helper)
+	h := hashString(hashWords(b[:n]), x.Helper)
+	if x.Fn != "" {
+		// Only when set: the digests of expectations without one stay
+		// what older versions computed.
+		h = hashString(h, x.Fn)
+	}
+	return h
 }
 
 // Bucket of an expectation among n.

@@ -17,7 +17,13 @@ const (
 	ctaTimeout    = 7
 	ctaMark       = 8
 	ctaNATDst     = 13
+	ctaSeqAdjOrig = 15
+	ctaSeqAdjRepl = 16
 	ctaZone       = 18
+
+	ctaSeqAdjCorrectionPos = 1
+	ctaSeqAdjOffsetBefore  = 2
+	ctaSeqAdjOffsetAfter   = 3
 
 	ctaTupleIP    = 1
 	ctaTupleProto = 2
@@ -174,6 +180,10 @@ func DecodeEntry(payload []byte, e *ct.Entry) error {
 			err = decodeProtoinfo(v, e)
 		case ctaHelp:
 			err = decodeHelp(v, &e.Helper)
+		case ctaSeqAdjOrig:
+			err = decodeSeqAdj(v, &e.SeqAdjOrig)
+		case ctaSeqAdjRepl:
+			err = decodeSeqAdj(v, &e.SeqAdjReply)
 		}
 		if err != nil {
 			return err
@@ -346,6 +356,38 @@ func decodeSCTP(b []byte, i *ct.SCTPInfo) error {
 	}
 }
 
+func decodeSeqAdj(b []byte, a *ct.SeqAdj) error {
+	for {
+		typ, v, rest, ok, err := nextAttr(b)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		b = rest
+		switch typ {
+		case ctaSeqAdjCorrectionPos:
+			a.CorrectionPos, err = be32(v)
+		case ctaSeqAdjOffsetBefore:
+			a.OffsetBefore, err = be32(v)
+		case ctaSeqAdjOffsetAfter:
+			a.OffsetAfter, err = be32(v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func appendSeqAdj(b []byte, typ uint16, a *ct.SeqAdj) []byte {
+	b, n := beginNest(b, typ)
+	b = appendBE32(b, ctaSeqAdjCorrectionPos, a.CorrectionPos)
+	b = appendBE32(b, ctaSeqAdjOffsetBefore, a.OffsetBefore)
+	b = appendBE32(b, ctaSeqAdjOffsetAfter, a.OffsetAfter)
+	return endNest(b, n)
+}
+
 func decodeHelp(b []byte, name *string) error {
 	for {
 		typ, v, rest, ok, err := nextAttr(b)
@@ -515,6 +557,12 @@ func appendEntry(b []byte, seq uint32, e *ct.Entry, mode Mode, ack bool, status 
 		b, h = beginNest(b, ctaHelp)
 		b = appendString(b, ctaHelpName, e.Helper)
 		b = endNest(b, h)
+	}
+	if e.HasSeqAdj() {
+		// The kernel sets IPS_SEQ_ADJUST itself when it takes these (the
+		// status bit is one it ignores in CTA_STATUS).
+		b = appendSeqAdj(b, ctaSeqAdjOrig, &e.SeqAdjOrig)
+		b = appendSeqAdj(b, ctaSeqAdjRepl, &e.SeqAdjReply)
 	}
 	if mode != ModeUpdate {
 		// The kernel parses DST before SRC; the order here does not matter.

@@ -246,7 +246,7 @@ func sampleExpect() ct.Expect {
 		Master:  ct.Tuple{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: ct.ProtoTCP, SrcPort: 40000, DstPort: 21},
 		Tuple:   ct.Tuple{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: ct.ProtoTCP, SrcPort: 0, DstPort: 50000},
 		Mask:    ct.Tuple{Src: netip.MustParseAddr("255.255.255.255"), Dst: netip.MustParseAddr("255.255.255.255"), Proto: ct.ProtoTCP, SrcPort: 0, DstPort: 0xffff},
-		Timeout: 300, Zone: 3, Flags: 1, Class: 0, Helper: "ftp",
+		Timeout: 300, Zone: 3, Flags: 1, Class: 0, Helper: "ftp", Fn: "nat-follow-master",
 		NATDir:   1,
 		NATTuple: ct.Tuple{Src: netip.MustParseAddr("198.51.100.1"), Dst: netip.MustParseAddr("0.0.0.0"), Proto: ct.ProtoTCP, SrcPort: 50001},
 	}

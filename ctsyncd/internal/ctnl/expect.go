@@ -58,6 +58,8 @@ func DecodeExpect(payload []byte, x *ct.Expect) error {
 			x.Class, err = be32(v)
 		case ctaExpHelpName:
 			x.Helper = internHelper(cString(v))
+		case ctaExpFn:
+			x.Fn = internExpectFn(cString(v))
 		case ctaExpNAT:
 			err = decodeExpectNAT(v, x)
 		}
@@ -125,20 +127,48 @@ func AppendExpect(b []byte, seq uint32, x *ct.Expect, ack bool) []byte {
 		b = appendBE32(b, ctaExpNATDir, x.NATDir)
 		b = appendTuple(b, ctaExpNATTuple, &x.NATTuple)
 		b = endNest(b, n)
-		if fn := natExpectFn[x.Helper]; fn != "" {
-			b = appendString(b, ctaExpFn, fn)
-		}
+	}
+	if fn := expectFn(x); fn != "" {
+		b = appendString(b, ctaExpFn, fn)
 	}
 	return finishMessage(b, start)
 }
 
-// natExpectFn names, by the master's helper, the kernel function that
-// NATs the connection an expectation with NAT information brings
-// (CTA_EXPECT_FN). ct.Expect does not carry it: without it the kernel
-// creates the expectation with no function, and the expected connection
-// is not NATed at all (an FTP data connection to a DNATed VIP reaches the
-// router itself and is refused). These helpers' NAT halves always use
-// the one function; H.323's vary by expectation and are left without.
+// expectFn is the function the kernel is to run on x's expected
+// connection (CTA_EXPECT_FN): without it the expected connection is not
+// NATed at all (an FTP data connection to a DNATed VIP reaches the router
+// itself and is refused). The kernel reports it and the peers carry it;
+// an expectation with NAT information but no function named (a peer that
+// did not send one) gets the one its master's helper always uses, where
+// there is one.
+func expectFn(x *ct.Expect) string {
+	if x.Fn != "" {
+		return x.Fn
+	}
+	if x.NATTuple.Proto != 0 {
+		return natExpectFn[x.Helper]
+	}
+	return ""
+}
+
+// internExpectFn is the kernel's name of an expectation function without
+// an allocation for the ones it registers.
+func internExpectFn(b []byte) string {
+	switch string(b) {
+	case "nat-follow-master":
+		return "nat-follow-master"
+	case "sip":
+		return "sip"
+	case "Q.931":
+		return "Q.931"
+	case "H.245":
+		return "H.245"
+	}
+	return string(b)
+}
+
+// natExpectFn: the function by master helper, for helpers whose NATed
+// expectations always use the one (H.323's vary by expectation).
 var natExpectFn = map[string]string{
 	"ftp": "nat-follow-master", "irc": "nat-follow-master", "amanda": "nat-follow-master",
 	"tftp": "nat-follow-master", "sip": "sip",

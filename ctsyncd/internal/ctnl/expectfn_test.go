@@ -13,7 +13,7 @@ import (
 // cannot be told, gets none.
 func TestExpectFn(t *testing.T) {
 	nat := sampleExpect()
-	nat.Helper, nat.NATTuple = "ftp", ct.Tuple{Proto: ct.ProtoTCP, SrcPort: 41089}
+	nat.Helper, nat.Fn, nat.NATTuple = "ftp", "", ct.Tuple{Proto: ct.ProtoTCP, SrcPort: 41089}
 	plain := nat
 	plain.NATTuple = ct.Tuple{}
 	h323 := nat
@@ -29,6 +29,8 @@ func TestExpectFn(t *testing.T) {
 		{"ftp without NAT", plain, ""},
 		{"sip with NAT", sip, "sip"},
 		{"h323 with NAT", h323, ""},
+		{"h323 with its function carried", withFn(h323, "Q.931"), "Q.931"},
+		{"carried function without NAT", withFn(plain, "nat-follow-master"), "nat-follow-master"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, payload, _, err := splitMessage(AppendExpect(nil, 1, &tc.x, false))
@@ -55,4 +57,9 @@ func TestExpectFn(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withFn(x ct.Expect, fn string) ct.Expect {
+	x.Fn = fn
+	return x
 }

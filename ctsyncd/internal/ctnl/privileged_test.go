@@ -719,7 +719,7 @@ func TestExpectations(t *testing.T) {
 		Master:  master.Orig,
 		Tuple:   ct.Tuple{Src: master.Orig.Src, Dst: master.Orig.Dst, Proto: ct.ProtoTCP, DstPort: 50000},
 		Mask:    ct.Tuple{Src: netip.MustParseAddr("255.255.255.255"), Dst: netip.MustParseAddr("255.255.255.255"), Proto: ct.ProtoTCP, DstPort: 0xffff},
-		Timeout: 300, Helper: "ftp",
+		Timeout: 300, Helper: "ftp", Fn: "nat-follow-master",
 	}
 	r, err := c.CommitExpect(context.Background(), seqOf([]ct.Expect{x}))
 	if err != nil || r.Created != 1 {
@@ -729,7 +729,8 @@ func TestExpectations(t *testing.T) {
 	if err := c.DumpExpect(context.Background(), func(x *ct.Expect) error { got = append(got, *x); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Master != x.Master || got[0].Tuple != x.Tuple || got[0].Helper != "ftp" || got[0].Timeout > 300 {
+	if len(got) != 1 || got[0].Master != x.Master || got[0].Tuple != x.Tuple || got[0].Helper != "ftp" || got[0].Timeout > 300 ||
+		got[0].Fn != x.Fn {
 		t.Fatalf("expectations dumped: %+v", got)
 	}
 	t.Logf("dumped: %+v", got[0])
@@ -749,6 +750,42 @@ func TestExpectations(t *testing.T) {
 		defer mu.Unlock()
 		return slices.Contains(events, EventNew) && slices.Contains(events, EventDestroy), fmt.Sprintf("events %v", events)
 	})
+}
+
+// TestSeqAdjCommitted (CS-B03): a NAT sequence adjustment (nf_nat_ftp
+// lengthened a reply) is written with the entry, created or updated, and
+// the kernel reports it back with IPS_SEQ_ADJUST; without it a new master
+// would forward the connection with sequence numbers the endpoints no
+// longer agree on.
+func TestSeqAdjCommitted(t *testing.T) {
+	n := newNode(t)
+	c := dialIn(t, n, Options{})
+	e := tcpEntry(1)
+	e.Orig.DstPort, e.Reply.SrcPort = 21, 21
+	e.Helper = "ftp"
+	e.Status |= ct.StatusSeqAdjust
+	e.SeqAdjReply = ct.SeqAdj{CorrectionPos: 0x10000, OffsetBefore: 0, OffsetAfter: 1}
+	check := func(what string, want ct.Entry) {
+		t.Helper()
+		got, ok := dumpAll(t, c)[want.Key()]
+		if !ok {
+			t.Fatalf("%s: entry not in the table", what)
+		}
+		if got.SeqAdjOrig != want.SeqAdjOrig || got.SeqAdjReply != want.SeqAdjReply || got.Status&ct.StatusSeqAdjust == 0 {
+			t.Errorf("%s: read back status %#x, orig %+v, reply %+v; want IPS_SEQ_ADJUST, %+v, %+v",
+				what, got.Status, got.SeqAdjOrig, got.SeqAdjReply, want.SeqAdjOrig, want.SeqAdjReply)
+		}
+	}
+	if r, err := c.Commit(context.Background(), seqOf([]ct.Entry{e})); err != nil || r.Created != 1 {
+		t.Fatalf("commit: %+v, %v", r, err)
+	}
+	check("created", e)
+	e.SeqAdjReply = ct.SeqAdj{CorrectionPos: 0x20000, OffsetBefore: 1, OffsetAfter: 2}
+	e.SeqAdjOrig = ct.SeqAdj{CorrectionPos: 0x30000, OffsetBefore: 0, OffsetAfter: 0xffffffff}
+	if r, err := c.Commit(context.Background(), seqOf([]ct.Entry{e})); err != nil || r.Updated != 1 {
+		t.Fatalf("second commit: %+v, %v", r, err)
+	}
+	check("updated", e)
 }
 
 // TestDumpStops: a dump stopped by its context or by its callback leaves
