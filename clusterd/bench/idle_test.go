@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 	"github.com/hasuite/hasuite/pkg/netlab"
 )
 
@@ -25,7 +26,7 @@ const rssAfter = 10 * time.Second
 func BenchmarkIdle(b *testing.B) {
 	netlab.RequirePrivileged(b)
 	bin := clusterdBinary(b)
-	window := envDuration(b, "HASUITE_BENCH_IDLE", 30*time.Second)
+	window := benchdoc.EnvDuration(b, "HASUITE_BENCH_IDLE", 30*time.Second)
 	results := []idleResult{{Node: "R1", Role: "ACTIVE", Window: window}, {Node: "R2", Role: "STANDBY", Window: window}}
 	log := &trialLog{}
 	err := func() error {
@@ -144,17 +145,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// envDuration reads a duration (e.g. "30s") from the environment.
-func envDuration(b *testing.B, name string, def time.Duration) time.Duration {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		b.Fatalf("%s=%q: want a positive duration such as 30s", name, s)
-	}
-	return d
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -176,14 +175,4 @@ func hasAddress(node *netlab.Node, addr string) (bool, error) {
 		return false, err
 	}
 	return slices.ContainsFunc(held, func(a netlink.Addr) bool { return a.IP.String() == addr }), nil
-}
-
-// commandVersion is the first line a command prints for its version.
-func commandVersion(path string, args ...string) string {
-	out, _ := exec.Command(path, args...).CombinedOutput()
-	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	if line == "" {
-		return filepath.Base(path) + " (version unknown)"
-	}
-	return line
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hasuite/hasuite/clusterd/internal/wire"
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 	"github.com/hasuite/hasuite/pkg/netlab"
 )
 
@@ -61,7 +62,7 @@ var failures = []failure{
 func BenchmarkOutage(b *testing.B) {
 	netlab.RequirePrivileged(b)
 	bin := clusterdBinary(b)
-	trials := envInt(b, "HASUITE_BENCH_TRIALS", 5)
+	trials := benchdoc.EnvInt(b, "HASUITE_BENCH_TRIALS", 5)
 	for _, f := range failures {
 		r := outageResult{Failure: f.Name, Leaving: f.Leaving}
 		for i := range trials {

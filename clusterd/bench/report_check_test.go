@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hasuite/hasuite/clusterd/internal/wire"
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 	"github.com/hasuite/hasuite/pkg/netlab"
 )
 
@@ -33,7 +34,7 @@ func TestRender(t *testing.T) {
 	r.addIdle(idleResult{Node: "R1", Role: "ACTIVE", Window: 30 * time.Second, Processes: 1, RSS: 18 << 20, RSSEnd: 19 << 20,
 		Anon: 10 << 20, File: 8 << 20, AnonEnd: 10 << 20, FileEnd: 9 << 20, CPUPercent: 0.2})
 	r.addIdle(idleResult{Node: "R2", Role: "STANDBY", Window: 30 * time.Second, Error: "R1 never became the only holder"})
-	got := r.render(machine{Date: time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC), CPUs: 2, CPUModel: "Test CPU", Kernel: "6.18", LoadBefore: "0.10", LoadAfter: "1.90"})
+	got := r.render(benchdoc.Machine{Date: time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC), CPUs: 2, CPUModel: "Test CPU", Kernel: "6.18", LoadBefore: "0.10", LoadAfter: "1.90"})
 
 	golden := filepath.Join("testdata", "report.golden")
 	if *update {

@@ -110,16 +110,6 @@ func (r idleResult) summary() string {
 		r.Processes, r.CPUPercent, r.Window)
 }
 
-type machine struct {
-	Date time.Time
-	// LoadBefore and LoadAfter are /proc/loadavg's 1-minute figure when
-	// the run started and ended: other work on the machine shows there.
-	LoadBefore, LoadAfter string
-	CPUs                  int
-	CPUModel              string
-	Kernel                string
-}
-
 // results collects what the benchmarks measured, for TestMain to render.
 type results struct {
 	mu      sync.Mutex
@@ -177,14 +167,13 @@ func (r *results) complete() bool {
 
 // render is clusterd's generated section of docs/benchmarks.md, markers
 // included.
-func (r *results) render(m machine) string {
+func (r *results) render(m benchdoc.Machine) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("%s\n\n", beginMarker)
-	w("Measured %s on %d CPUs (%s), kernel %s, load average %s at the start and %s at the end; %s.\n",
-		m.Date.Format("2006-01-02 15:04 MST"), m.CPUs, m.CPUModel, m.Kernel, m.LoadBefore, m.LoadAfter, r.version)
+	w("%s; %s.\n", m.Measured(), r.version)
 	var notes []string
 	if len(r.outages) > 0 {
 		trials := 0
@@ -237,6 +226,3 @@ func (r *results) render(m machine) string {
 	w("\n%s\n", endMarker)
 	return b.String()
 }
-
-// updateDoc replaces clusterd's generated section of docs/benchmarks.md.
-func updateDoc(section string) error { return benchdoc.Update(docSection, section) }

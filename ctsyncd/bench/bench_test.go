@@ -29,55 +29,21 @@
 package bench
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 )
 
 // TestMain writes docs/benchmarks.md once every benchmark has reported;
 // a partial run (-bench Commit) only prints its tables.
 func TestMain(m *testing.M) {
-	loadBefore := loadAverage()
-	code := m.Run()
-	if report.empty() {
-		os.Exit(code)
-	}
-	machine := describeMachine()
-	machine.LoadBefore, machine.LoadAfter = loadBefore, loadAverage()
-	text := report.render(machine)
-	fmt.Print("\n" + text)
-	if !report.complete() {
-		fmt.Println("bench: partial run, docs/benchmarks.md left as it was")
-		os.Exit(code)
-	}
-	if err := updateDoc(text); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
-	fmt.Println("bench: ctsyncd figures written to docs/benchmarks.md")
-	os.Exit(code)
+	os.Exit(benchdoc.Main(m, docSection, benchdoc.Report{Empty: report.empty, Complete: report.complete, Render: report.render}))
 }
 
 // trials is how many times each case runs.
-func trials(b *testing.B) int { return envInt(b, "HASUITE_BENCH_TRIALS", 3) }
-
-func envInt(b *testing.B, name string, def int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q: want a positive integer", name, s)
-	}
-	return n
-}
+func trials(b *testing.B) int { return benchdoc.EnvInt(b, "HASUITE_BENCH_TRIALS", 3) }
 
 // hasuiteBinary is $HASUITE_BIN/name, or "" when it is not there.
 func hasuiteBinary(name string) string {
@@ -90,58 +56,4 @@ func hasuiteBinary(name string) string {
 		return ""
 	}
 	return path
-}
-
-// commandVersion is the first line a command prints for its version.
-func commandVersion(path string, args ...string) string {
-	out, _ := exec.Command(path, args...).CombinedOutput()
-	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	if line == "" {
-		return filepath.Base(path) + " (version unknown)"
-	}
-	return line
-}
-
-type machine struct {
-	Date time.Time
-	// LoadBefore and LoadAfter are /proc/loadavg's 1-minute figure when
-	// the run started and ended: other work on the machine shows there.
-	LoadBefore, LoadAfter string
-	CPUs                  int
-	CPUModel              string
-	Kernel                string
-}
-
-// describeMachine is the line saying where the figures come from.
-func describeMachine() machine {
-	m := machine{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), Kernel: "unknown", CPUModel: "unknown"}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		m.CPUModel = cpuModel(string(b))
-	}
-	return m
-}
-
-// loadAverage is the 1-minute load average.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "unknown"
-	}
-	return f[0]
-}
-
-func cpuModel(cpuinfo string) string {
-	for line := range strings.Lines(cpuinfo) {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 	"github.com/hasuite/hasuite/pkg/netlab"
 )
 
@@ -32,7 +33,7 @@ var conntrackdDaemon = daemon{
 		}
 		return ""
 	},
-	version: func() string { return conntrackdVersion(commandVersion(conntrackdPath, "-v")) },
+	version: func() string { return conntrackdVersion(benchdoc.CommandVersion(conntrackdPath, "-v")) },
 	start:   startConntrackd,
 }
 

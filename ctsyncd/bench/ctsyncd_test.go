@@ -17,6 +17,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 	"github.com/hasuite/hasuite/pkg/netlab"
 )
 
@@ -63,7 +64,7 @@ var ctsyncdDaemon = daemon{
 		return ""
 	},
 	version: func() string {
-		v := commandVersion(hasuiteBinary("ctsyncd"), "--version")
+		v := benchdoc.CommandVersion(hasuiteBinary("ctsyncd"), "--version")
 		if env := daemonEnv(); len(env) > 0 {
 			v += " (environment " + strings.Join(env, " ") + ")"
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hasuite/hasuite/ctsyncd/internal/config"
 	"github.com/hasuite/hasuite/ctsyncd/internal/ct"
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -72,7 +73,7 @@ func TestRender(t *testing.T) {
 			if !r.complete() {
 				t.Error("a report of every benchmark is not complete")
 			}
-			got := r.render(machine{Date: time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC), CPUs: 2, CPUModel: "Test CPU",
+			got := r.render(benchdoc.Machine{Date: time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC), CPUs: 2, CPUModel: "Test CPU",
 				Kernel: "6.18", LoadBefore: "0.10", LoadAfter: "1.90"})
 			golden := filepath.Join("testdata", tt.golden)
 			if *update {

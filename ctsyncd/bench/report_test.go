@@ -308,7 +308,7 @@ func trialsCell(ok, failed int) string { return fmt.Sprintf("%d of %d", ok, ok+f
 
 // render is ctsyncd's generated section of docs/benchmarks.md, markers
 // included.
-func (r *results) render(m machine) string {
+func (r *results) render(m benchdoc.Machine) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
@@ -320,8 +320,7 @@ func (r *results) render(m machine) string {
 		}
 	}
 	w("%s\n\n", beginMarker)
-	w("Measured %s on %d CPUs (%s), kernel %s, load average %s at the start and %s at the end.",
-		m.Date.Format("2006-01-02 15:04 MST"), m.CPUs, m.CPUModel, m.Kernel, m.LoadBefore, m.LoadAfter)
+	w("%s.", m.Measured())
 	for _, d := range daemons {
 		switch {
 		case r.skipped[d.name] != "":
@@ -505,6 +504,3 @@ func (r *results) render(m machine) string {
 	w("\n%s\n", endMarker)
 	return b.String()
 }
-
-// updateDoc replaces ctsyncd's generated section of docs/benchmarks.md.
-func updateDoc(section string) error { return benchdoc.Update(docSection, section) }

@@ -162,7 +162,7 @@ func BenchmarkBurstDefaults(b *testing.B) {
 	eachDaemon(b, func(b *testing.B, d daemon) {
 		res := replResult{Daemon: d.name, N: large, Defaults: true}
 		err := inLab(b, func(ctx context.Context, e *env) error {
-			for range envInt(b, "HASUITE_BENCH_BURST_TRIALS", 1) {
+			for range benchdoc.EnvInt(b, "HASUITE_BENCH_BURST_TRIALS", 1) {
 				t, err := replicate(ctx, e, d, large, true, bound)
 				if err != nil {
 					res.Errors = append(res.Errors, err.Error())

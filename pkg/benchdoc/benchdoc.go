@@ -3,6 +3,8 @@
 // renders its own section of docs/benchmarks.md and Update puts it between
 // that daemon's markers, leaving the hand-written text and the other
 // daemons' sections as they are; the number formats keep the tables alike.
+// Main is their TestMain, Machine the line saying where the figures come
+// from, EnvInt and EnvDuration read their knobs.
 //
 // Several benches may rewrite the file in one `make bench`, so Update reads
 // it just before writing and replaces it by a rename: a reader never sees a
@@ -16,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hasuite/hasuite/pkg/atomicfile"
 )
 
 // docPath is where the figures go, from the module root.
@@ -75,23 +79,7 @@ func updateFile(path, daemon, section string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(text); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, []byte(text), 0o644)
 }
 
 // ModuleRoot is the nearest directory holding go.mod at or above the

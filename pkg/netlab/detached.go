@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hasuite/hasuite/pkg/atomicfile"
 )
 
 // Detached is a process started in a node with Node.StartDetached. Unlike a
@@ -115,7 +117,9 @@ func (n *Node) StartDetached(opts DetachOptions, path string, args ...string) (*
 		_ = unix.Kill(-d.PID, unix.SIGKILL)
 		return nil, err
 	}
-	if err := writeFileAtomic(d.PIDFile, []byte(strconv.Itoa(d.PID)+"\n")); err != nil {
+	// Written whole, so that a reader never sees a partial pid file; 0644
+	// like the log beside it.
+	if err := atomicfile.Write(d.PIDFile, []byte(strconv.Itoa(d.PID)+"\n"), 0o644); err != nil {
 		_ = unix.Kill(-d.PID, unix.SIGKILL)
 		return nil, fmt.Errorf("node %s: start %s: write the pid file: %w", d.Node, d.Name, err)
 	}
@@ -157,24 +161,6 @@ func logTail(path string) string {
 	}
 	const most = 2000
 	return string(data[max(0, len(data)-most):])
-}
-
-// writeFileAtomic writes data to a temporary file and renames it into
-// place, so a reader never sees a partial pid file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // FindDetached lists the detached processes recorded for the lab, running

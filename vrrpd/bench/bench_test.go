@@ -16,37 +16,17 @@
 package bench
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 )
 
 // TestMain writes docs/benchmarks.md once every benchmark has reported;
 // a partial run (-bench Outage) only prints its tables.
 func TestMain(m *testing.M) {
-	loadBefore := loadAverage()
-	code := m.Run()
-	if report.empty() {
-		os.Exit(code)
-	}
-	machine := describeMachine()
-	machine.LoadBefore, machine.LoadAfter = loadBefore, loadAverage()
-	text := report.render(machine)
-	fmt.Print("\n" + text)
-	if !report.complete() {
-		fmt.Println("bench: partial run, docs/benchmarks.md left as it was")
-		os.Exit(code)
-	}
-	if err := updateDoc(text); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
-	fmt.Println("bench: figures written to docs/benchmarks.md")
-	os.Exit(code)
+	os.Exit(benchdoc.Main(m, docSection, benchdoc.Report{Empty: report.empty, Complete: report.complete, Render: report.render}))
 }
 
 // implementations are vrrpd from $HASUITE_BIN and Debian's keepalived;
@@ -64,50 +44,6 @@ func implementations(b *testing.B) []implementation {
 	if _, err := os.Stat(keepalivedPath); err != nil {
 		b.Fatalf("keepalived is the reference and is not installed: %v (run `make deps` or apt-get install keepalived)", err)
 	}
-	report.setVersions(commandVersion(bin, "--version"), commandVersion(keepalivedPath, "--version"))
+	report.setVersions(benchdoc.CommandVersion(bin, "--version"), benchdoc.CommandVersion(keepalivedPath, "--version"))
 	return []implementation{vrrpdImpl(bin, false), keepalivedImpl(false)}
-}
-
-func envInt(b *testing.B, name string, def int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q: want a positive integer", name, s)
-	}
-	return n
-}
-
-// describeMachine is the line saying where the figures come from.
-func describeMachine() machine {
-	m := machine{Date: time.Now().UTC(), CPUs: numCPU(), Kernel: "unknown", CPUModel: "unknown"}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = string(trimNL(b))
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		m.CPUModel = cpuModel(string(b))
-	}
-	return m
-}
-
-// loadAverage is the 1-minute load average.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "unknown"
-	}
-	return f[0]
-}
-
-func trimNL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

@@ -5,11 +5,11 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 	"github.com/hasuite/hasuite/pkg/netlab"
 )
 
@@ -29,7 +29,7 @@ type idleCase struct {
 func BenchmarkIdle(b *testing.B) {
 	netlab.RequirePrivileged(b)
 	impls := implementations(b)
-	window := envDuration(b, "HASUITE_BENCH_IDLE", time.Minute)
+	window := benchdoc.EnvDuration(b, "HASUITE_BENCH_IDLE", time.Minute)
 	var cases []idleCase
 	for _, impl := range impls {
 		cases = append(cases, idleCase{impl, 1, timings[0]})
@@ -131,17 +131,4 @@ func measureIdle(ctx context.Context, b *testing.B, lab *netlab.Lab, c idleCase,
 		return fmt.Errorf("only %d of %d VIPs left on r1 after the window", n, len(vips))
 	}
 	return nil
-}
-
-// envDuration reads a duration (e.g. "30s") from the environment.
-func envDuration(b *testing.B, name string, def time.Duration) time.Duration {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		b.Fatalf("%s=%q: want a positive duration such as 30s", name, s)
-	}
-	return d
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -265,14 +264,4 @@ func killTree(p *netlab.Process) error {
 		errs = append(errs, fmt.Errorf("pid %d still running %v after SIGKILL", p.Pid(), patience))
 	}
 	return errors.Join(errs...)
-}
-
-// commandVersion is the first line a command prints for its version.
-func commandVersion(path string, args ...string) string {
-	out, _ := exec.Command(path, args...).CombinedOutput()
-	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	if line == "" {
-		return filepath.Base(path) + " (version unknown)"
-	}
-	return line
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 	"github.com/hasuite/hasuite/pkg/netlab"
 )
 
@@ -62,7 +63,7 @@ var failures = []failure{
 func BenchmarkOutage(b *testing.B) {
 	netlab.RequirePrivileged(b)
 	impls := implementations(b)
-	trials := envInt(b, "HASUITE_BENCH_TRIALS", 5)
+	trials := benchdoc.EnvInt(b, "HASUITE_BENCH_TRIALS", 5)
 	cases := slices.Clone(timings)
 	if os.Getenv("HASUITE_BENCH_VMAC") == "1" {
 		for _, tm := range timings {

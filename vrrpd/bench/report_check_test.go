@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hasuite/hasuite/pkg/benchdoc"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -33,7 +35,7 @@ func TestRender(t *testing.T) {
 	r.addIdle(idleResult{Daemon: "keepalived", Groups: 1, Timing: timings[0], Error: "never master"})
 	r.addStability(stabilityResult{Daemon: "vrrpd", Timing: timings[2], Window: time.Minute, Load: 2, MasterAdverts: 6000,
 		LongestSilence: 21 * ms, Takeovers: 0})
-	got := r.render(machine{Date: time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC), CPUs: 2, CPUModel: "Test CPU", Kernel: "6.18", LoadBefore: "0.10", LoadAfter: "1.90"})
+	got := r.render(benchdoc.Machine{Date: time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC), CPUs: 2, CPUModel: "Test CPU", Kernel: "6.18", LoadBefore: "0.10", LoadAfter: "1.90"})
 
 	golden := filepath.Join("testdata", "report.golden")
 	if *update {

@@ -4,7 +4,6 @@ package bench
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -124,16 +123,6 @@ func (r stabilityResult) summary() string {
 		r.Daemon, r.Timing.Name, r.Window.Round(time.Second), r.Load, r.Takeovers, r.MasterAdverts, benchdoc.Ms(r.LongestSilence))
 }
 
-type machine struct {
-	Date time.Time
-	// LoadBefore and LoadAfter are /proc/loadavg's 1-minute figure when
-	// the run started and ended: other work on the machine shows there.
-	LoadBefore, LoadAfter string
-	CPUs                  int
-	CPUModel              string
-	Kernel                string
-}
-
 // results collects what the benchmarks measured, for TestMain to render.
 type results struct {
 	mu         sync.Mutex
@@ -206,14 +195,13 @@ func (r *results) complete() bool {
 }
 
 // render is the generated section of docs/benchmarks.md, markers included.
-func (r *results) render(m machine) string {
+func (r *results) render(m benchdoc.Machine) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("%s\n\n", beginMarker)
-	w("Measured %s on %d CPUs (%s), kernel %s, load average %s at the start and %s at the end; %s against %s.\n",
-		m.Date.Format("2006-01-02 15:04 MST"), m.CPUs, m.CPUModel, m.Kernel, m.LoadBefore, m.LoadAfter, r.vrrpd, r.keepalived)
+	w("%s; %s against %s.\n", m.Measured(), r.vrrpd, r.keepalived)
 	var notes []string
 	if len(r.outages) > 0 {
 		trials := 0
@@ -358,17 +346,3 @@ func idleAim(i idleResult) string {
 	}
 	return "no: " + strings.Join(missed, ", ")
 }
-
-// updateDoc replaces the generated section of docs/benchmarks.md.
-func updateDoc(section string) error { return benchdoc.Update(docSection, section) }
-
-func cpuModel(cpuinfo string) string {
-	for line := range strings.Lines(cpuinfo) {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-func numCPU() int { return runtime.NumCPU() }

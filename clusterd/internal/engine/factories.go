@@ -16,6 +16,7 @@ import (
 	"github.com/hasuite/hasuite/clusterd/internal/netio"
 	"github.com/hasuite/hasuite/clusterd/internal/resources"
 	"github.com/hasuite/hasuite/clusterd/internal/wire"
+	"github.com/hasuite/hasuite/pkg/atomicfile"
 	"github.com/hasuite/hasuite/pkg/clock"
 )
 
@@ -45,24 +46,9 @@ func LoadUID(stateDir string) (wire.UID, error) {
 		return wire.UID{}, fmt.Errorf("create the state directory for the node UID: %w", err)
 	}
 	uid := wire.NewUID()
-	// Written whole or not at all: a torn file would refuse the next start.
-	tmp, err := os.CreateTemp(stateDir, UIDFile+".*")
-	if err != nil {
-		return wire.UID{}, fmt.Errorf("write the node UID: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(uid.String() + "\n"); err != nil {
-		tmp.Close()
-		return wire.UID{}, fmt.Errorf("write the node UID: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return wire.UID{}, fmt.Errorf("write the node UID: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return wire.UID{}, fmt.Errorf("write the node UID: %w", err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
+	// Written whole or not at all (a torn file would refuse the next start)
+	// and never over another process's.
+	if err := atomicfile.Create(path, []byte(uid.String()+"\n"), 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) { // another process made one first: use it
 			return LoadUID(stateDir)
 		}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/hasuite/hasuite/pkg/atomicfile"
 )
 
 // LedgerFile is the ledger's name inside --state-dir.
@@ -95,23 +97,8 @@ func (l *Ledger) saveLocked() error {
 	if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
 		return fmt.Errorf("save the cluster IP ledger: %w (check --state-dir)", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(l.path), ".cluster-ips-*")
-	if err != nil {
-		return fmt.Errorf("save the cluster IP ledger: %w (check --state-dir)", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), l.path)
-	}
-	if err != nil {
-		return fmt.Errorf("save the cluster IP ledger %s: %w", l.path, err)
+	if err := atomicfile.Write(l.path, data, 0o600); err != nil {
+		return fmt.Errorf("save the cluster IP ledger %s: %w (check --state-dir)", l.path, err)
 	}
 	return nil
 }
