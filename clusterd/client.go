@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 
 	"github.com/hasuite/hasuite/clusterd/internal/server"
 	"github.com/hasuite/hasuite/clusterd/internal/show"
-	"github.com/hasuite/hasuite/pkg/bus"
 	"github.com/hasuite/hasuite/pkg/daemon"
 	clusterv1 "github.com/hasuite/hasuite/proto/hasuite/cluster/v1"
 )
@@ -22,46 +20,20 @@ import (
 // callTimeout bounds one request to the daemon.
 const callTimeout = 10 * time.Second
 
-var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print the daemon's answer as JSON"}
-
 // withClient dials the running daemon and calls fn with its API client.
+// Its commands take no arguments.
 func withClient(c *cli.Context, fn func(ctx context.Context, client clusterv1.ClusterClient) error) error {
-	if c.Args().Present() {
-		return fmt.Errorf("unexpected arguments %q", c.Args().Slice())
-	}
-	opts, err := daemon.OptionsFrom(c)
-	if err != nil {
+	if err := daemon.NoArgs(c); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Context, callTimeout)
-	defer cancel()
-	conn, err := bus.Dial(ctx, opts.SocketPath())
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return fn(ctx, clusterv1.NewClusterClient(conn))
+	return daemon.Call(c, callTimeout, clusterv1.NewClusterClient, fn)
 }
 
-// output writes resp as JSON with --json, else as render gives it.
-func output(c *cli.Context, resp proto.Message, render func() string) error {
-	if c.Bool(jsonFlag.Name) {
-		out, err := show.JSON(resp)
-		if err != nil {
-			return err
-		}
-		_, err = c.App.Writer.Write(out)
-		return err
-	}
-	_, err := io.WriteString(c.App.Writer, render())
-	return err
+// reply prints the daemon's answer (as JSON with --json, else as render
+// gives it), or its error alone.
+func reply(c *cli.Context, resp proto.Message, err error, render func() string) error {
+	return daemon.Reply(c, resp, err, show.JSON, render)
 }
-
-// explain turns a gRPC error into the daemon's own message.
-// explain keeps a daemon error's message alone.
-var explain = daemon.ExplainRPC
-
-var linesFlag = &cli.UintFlag{Name: "lines", Aliases: []string{"n"}, Usage: "show only the last `N` records (0: all kept)"}
 
 // showCommand is `show cluster status|nodes|statistics` and `show log
 // cluster`.
@@ -75,11 +47,11 @@ func showCommand() *cli.Command {
 				Usage: "the cluster group",
 				Subcommands: []*cli.Command{
 					{Name: "status", Usage: "both nodes, the monitors and who holds the resources, as the guide prints it",
-						Flags: []cli.Flag{jsonFlag}, Action: showStatus},
+						Flags: []cli.Flag{daemon.JSONFlag}, Action: showStatus},
 					{Name: "nodes", Usage: "both nodes' identity, addresses and heartbeat links",
-						Flags: []cli.Flag{jsonFlag}, Action: showNodes},
+						Flags: []cli.Flag{daemon.JSONFlag}, Action: showNodes},
 					{Name: "statistics", Usage: "heartbeat (per link), monitor, resource, gate and failover counters since the daemon started",
-						Flags: []cli.Flag{jsonFlag}, Action: showStatistics},
+						Flags: []cli.Flag{daemon.JSONFlag}, Action: showStatistics},
 				},
 			},
 			{
@@ -87,7 +59,7 @@ func showCommand() *cli.Command {
 				Usage: "logs by daemon",
 				Subcommands: []*cli.Command{
 					{Name: "cluster", Usage: "clusterd's most recent log records, oldest first (kept in memory)",
-						Flags: []cli.Flag{jsonFlag, linesFlag}, Action: showLog},
+						Flags: []cli.Flag{daemon.JSONFlag, daemon.LinesFlag}, Action: showLog},
 				},
 			},
 		},
@@ -97,40 +69,28 @@ func showCommand() *cli.Command {
 func showStatus(c *cli.Context) error {
 	return withClient(c, func(ctx context.Context, client clusterv1.ClusterClient) error {
 		resp, err := client.ShowStatus(ctx, &clusterv1.ShowStatusRequest{})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.Status(resp.Status) })
+		return reply(c, resp, err, func() string { return show.Status(resp.Status) })
 	})
 }
 
 func showNodes(c *cli.Context) error {
 	return withClient(c, func(ctx context.Context, client clusterv1.ClusterClient) error {
 		resp, err := client.ShowNodes(ctx, &clusterv1.ShowNodesRequest{})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.Nodes(resp.Nodes, time.Now()) })
+		return reply(c, resp, err, func() string { return show.Nodes(resp.Nodes, time.Now()) })
 	})
 }
 
 func showStatistics(c *cli.Context) error {
 	return withClient(c, func(ctx context.Context, client clusterv1.ClusterClient) error {
 		resp, err := client.ShowStatistics(ctx, &clusterv1.ShowStatisticsRequest{})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.Statistics(resp, time.Now()) })
+		return reply(c, resp, err, func() string { return show.Statistics(resp, time.Now()) })
 	})
 }
 
 func showLog(c *cli.Context) error {
 	return withClient(c, func(ctx context.Context, client clusterv1.ClusterClient) error {
-		resp, err := client.ShowLog(ctx, &clusterv1.ShowLogRequest{Lines: uint32(c.Uint(linesFlag.Name))})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.Log(resp.Records) })
+		resp, err := client.ShowLog(ctx, &clusterv1.ShowLogRequest{Lines: uint32(c.Uint(daemon.LinesFlag.Name))})
+		return reply(c, resp, err, func() string { return show.Log(resp.Records) })
 	})
 }
 
@@ -138,14 +98,11 @@ func reloadCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "reload",
 		Usage: "make the running daemon re-read its configuration file (applied only without errors)",
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{daemon.JSONFlag},
 		Action: func(c *cli.Context) error {
 			return withClient(c, func(ctx context.Context, client clusterv1.ClusterClient) error {
 				resp, err := client.Reload(ctx, &clusterv1.ReloadRequest{})
-				if err != nil {
-					return explain(err)
-				}
-				if err := output(c, resp, func() string { return show.Reload(resp) }); err != nil {
+				if err := reply(c, resp, err, func() string { return show.Reload(resp) }); err != nil {
 					return err
 				}
 				if !resp.Applied {
@@ -162,7 +119,7 @@ func reloadCommand() *cli.Command {
 func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name: "validate", Usage: "check a configuration file without applying it", ArgsUsage: "FILE",
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{daemon.JSONFlag},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return errors.New("usage: validate [--json] FILE")
@@ -174,7 +131,7 @@ func validateCommand() *cli.Command {
 			}
 			cfg, diags := server.Check(file, src, serviceOptions(c))
 			resp := &clusterv1.ValidateResponse{Diagnostics: diags}
-			if err := output(c, resp, func() string { return show.Diagnostics(diags) }); err != nil {
+			if err := reply(c, resp, nil, func() string { return show.Diagnostics(diags) }); err != nil {
 				return err
 			}
 			if cfg == nil {
@@ -188,14 +145,11 @@ func validateCommand() *cli.Command {
 func standbyCommand() *cli.Command {
 	return &cli.Command{
 		Name: "standby", Usage: "give the resources this node holds to the peer (heartbeat's hb_standby)",
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{daemon.JSONFlag},
 		Action: func(c *cli.Context) error {
 			return withClient(c, func(ctx context.Context, client clusterv1.ClusterClient) error {
 				resp, err := client.Standby(ctx, &clusterv1.StandbyRequest{})
-				if err != nil {
-					return explain(err)
-				}
-				return output(c, resp, func() string { return show.Standby(resp) })
+				return reply(c, resp, err, func() string { return show.Standby(resp) })
 			})
 		},
 	}
@@ -204,20 +158,15 @@ func standbyCommand() *cli.Command {
 func takeoverCommand() *cli.Command {
 	return &cli.Command{
 		Name: "takeover", Usage: "take the resources from the peer (heartbeat's hb_takeover)",
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{daemon.JSONFlag},
 		Action: func(c *cli.Context) error {
 			return withClient(c, func(ctx context.Context, client clusterv1.ClusterClient) error {
 				resp, err := client.Takeover(ctx, &clusterv1.TakeoverRequest{})
-				if err != nil {
-					return explain(err)
-				}
-				return output(c, resp, func() string { return show.Takeover(resp) })
+				return reply(c, resp, err, func() string { return show.Takeover(resp) })
 			})
 		},
 	}
 }
-
-var debugFlag = &cli.BoolFlag{Name: "debug", Usage: "stream debug-level records too, without changing the daemon's log"}
 
 // monitorCommand is `monitor cluster`: the nodes' and the resources'
 // changes and the log, live.
@@ -225,7 +174,7 @@ func monitorCommand() *cli.Command {
 	return &cli.Command{
 		Name: "monitor", Usage: "stream a daemon's events until interrupted",
 		Subcommands: []*cli.Command{{
-			Name: "cluster", Flags: []cli.Flag{jsonFlag, debugFlag}, Action: monitorCluster,
+			Name: "cluster", Flags: []cli.Flag{daemon.JSONFlag, daemon.DebugFlag}, Action: monitorCluster,
 			Usage: "node and resource changes and log records of the running clusterd, live, until Ctrl-C (--json: one object a line)",
 		}},
 	}
@@ -235,9 +184,9 @@ func monitorCluster(c *cli.Context) error {
 	if c.Args().Present() {
 		return errors.New("usage: monitor cluster [--debug] [--json]")
 	}
-	debug := c.Bool(debugFlag.Name)
+	debug := c.Bool(daemon.DebugFlag.Name)
 	return daemon.FollowMonitor(c, daemon.MonitorSpec[clusterv1.MonitorEvent]{
-		Daemon: "clusterd", What: "changes and log records", Debug: debug, JSON: c.Bool(jsonFlag.Name),
+		Daemon: "clusterd", What: "changes and log records", Debug: debug, JSON: c.Bool(daemon.JSONFlag.Name),
 		Open: func(ctx context.Context, conn *grpc.ClientConn) (grpc.ServerStreamingClient[clusterv1.MonitorEvent], error) {
 			return clusterv1.NewClusterClient(conn).Monitor(ctx, &clusterv1.MonitorRequest{Debug: debug})
 		},

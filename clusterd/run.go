@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"google.golang.org/grpc"
 
 	"github.com/hasuite/hasuite/clusterd/internal/config"
 	"github.com/hasuite/hasuite/clusterd/internal/engine"
@@ -19,7 +18,6 @@ import (
 	"github.com/hasuite/hasuite/pkg/bus"
 	"github.com/hasuite/hasuite/pkg/daemon"
 	"github.com/hasuite/hasuite/pkg/hook"
-	"github.com/hasuite/hasuite/pkg/metrics"
 	busv1 "github.com/hasuite/hasuite/proto/hasuite/bus/v1"
 	clusterv1 "github.com/hasuite/hasuite/proto/hasuite/cluster/v1"
 )
@@ -42,8 +40,8 @@ func runCommand() *cli.Command {
 		Name:  "run",
 		Usage: "run the daemon (SIGHUP reloads the configuration, SIGTERM releases the resources and exits)",
 		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return fmt.Errorf("unexpected arguments %q", c.Args().Slice())
+			if err := daemon.NoArgs(c); err != nil {
+				return err
 			}
 			opts, err := daemon.OptionsFrom(c)
 			if err != nil {
@@ -53,10 +51,8 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			logger, _ := daemon.NewLogger(os.Stderr, opts.LogFormat, opts.LogLevel)
 			// The ring answers `show log cluster` and feeds `monitor cluster`.
-			logs := daemon.NewLogRing(daemon.DefaultLogRingSize)
-			logger = slog.New(logs.Handler(logger.Handler()))
+			logger, logs, _ := daemon.RunLogger(opts)
 			return run(settings{Options: opts, NodeName: node, Services: serviceOptions(c)}, logger, logs)
 		},
 	}
@@ -65,16 +61,12 @@ func runCommand() *cli.Command {
 // loadConfig reads and checks the configuration file; errors name
 // file:line:col, warnings are logged.
 func loadConfig(s settings, logger *slog.Logger) (*config.Config, error) {
-	src, err := os.ReadFile(s.ConfigFile)
+	check := func(file string, src []byte) (*config.Config, []*clusterv1.Diagnostic) {
+		return server.Check(file, src, s.Services)
+	}
+	cfg, err := daemon.LoadConfig(s.ConfigFile, logger, check, show.Diagnostics)
 	if err != nil {
-		return nil, fmt.Errorf("read the configuration: %w (give its path with --%s)", err, daemon.FlagConfig)
-	}
-	cfg, diags := server.Check(s.ConfigFile, src, s.Services)
-	if cfg == nil {
-		return nil, fmt.Errorf("the configuration has errors, nothing started:\n%s", show.Diagnostics(diags))
-	}
-	for _, d := range diags {
-		logger.Warn("configuration warning", "file", d.File, "line", d.Line, "column", d.Column, "path", d.Path, "msg", d.Message)
+		return nil, err
 	}
 	if cfg.Enabled && cfg.Group.RoleOf(s.NodeName) == config.RoleNone {
 		// CL-B02, CL-Q14: not fatal (the file may be shared by more
@@ -94,13 +86,9 @@ func run(s settings, logger *slog.Logger, logs *daemon.LogRing) error {
 	if err := s.MakeRunDir(); err != nil {
 		return err
 	}
-	// First thing touched, so that a port in use refuses the start before
-	// the kernel's state is.
-	var metricsListener net.Listener
-	if s.MetricsListen != "" {
-		if metricsListener, err = metrics.Listen(s.MetricsListen); err != nil {
-			return err
-		}
+	metricsListener, err := s.ListenMetrics()
+	if err != nil {
+		return err
 	}
 	signals, reload, stopSignals := daemon.HandleSignals(context.Background())
 	defer stopSignals()
@@ -119,65 +107,26 @@ func run(s settings, logger *slog.Logger, logs *daemon.LogRing) error {
 	eng = engine.New(env.engineOptions(producer, cfg))
 	// The engine outlives the signal context: after SIGTERM it must still
 	// run to release the resources.
-	engineCtx, stopEngine := context.WithCancel(context.Background())
-	engineDone := make(chan error, 1)
-	go func() { engineDone <- eng.Run(engineCtx) }()
-	defer func() {
-		stopEngine()
-		if err := <-engineDone; err != nil {
-			logger.Error("engine stopped with an error", "err", err)
-		}
-	}()
+	defer daemon.Background(eng.Run, logger, "engine stopped with an error")()
 	api := server.New(eng, server.Options{ConfigFile: s.ConfigFile, Services: s.Services, Logger: logger, Logs: logs})
-	if metricsListener != nil {
-		metricsCtx, stopMetrics := context.WithCancel(context.Background())
-		defer stopMetrics()
-		metrics.Serve(metricsCtx, metricsListener, api.Metrics, logger)
-	}
+	defer daemon.ServeMetrics(metricsListener, api.Metrics, logger)()
 	if _, err := eng.Apply(signals, cfg); err != nil {
 		return fmt.Errorf("start the cluster group: %w", err)
 	}
 
 	socket := s.SocketPath()
-	lis, err := bus.Listen(socket)
+	grpcServer, served, err := daemon.ServeAPI(socket, logger, func(srv *grpc.Server) {
+		clusterv1.RegisterClusterServer(srv, api)
+		busv1.RegisterFailoverServer(srv, producer)
+	})
 	if err != nil {
 		return err
 	}
-	grpcServer := bus.NewServer(socket, logger)
-	clusterv1.RegisterClusterServer(grpcServer, api)
-	busv1.RegisterFailoverServer(grpcServer, producer)
-	served := make(chan error, 1)
-	go func() { served <- grpcServer.Serve(lis) }()
+	daemon.Lifecycle{Logger: logger, Served: served, Reload: daemon.ReloadOnSignal(logger, api.Reload, &clusterv1.ReloadRequest{}),
+		Started: "clusterd started", StartedAttrs: []any{"node", s.NodeName, "group", cfg.Group.Name, "socket", socket},
+		Stopping: "clusterd stopping: releasing the resources",
+	}.Run(signals, reload, stopSignals)
 
-	notifier := daemon.NotifierFromEnv()
-	notify := func(err error) {
-		if err != nil {
-			logger.Warn("cannot notify systemd", "err", err)
-		}
-	}
-	if err := daemon.TrimExecutable(); err != nil {
-		logger.Debug("cannot trim the resident set", "err", err)
-	}
-	notify(notifier.Ready())
-	logger.Info("clusterd started", "node", s.NodeName, "group", cfg.Group.Name, "socket", socket)
-
-	for running := true; running; {
-		select {
-		case <-signals.Done():
-			running = false
-		case err := <-served:
-			stopSignals()
-			running = false
-			logger.Error("the API server stopped", "err", err)
-		case <-reload:
-			notify(notifier.Reloading())
-			reloadOnSignal(signals, api, logger)
-			notify(notifier.Ready())
-		}
-	}
-
-	logger.Info("clusterd stopping: releasing the resources", "cause", context.Cause(signals))
-	notify(notifier.Stopping())
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	var errs []error
@@ -190,21 +139,4 @@ func run(s settings, logger *slog.Logger, logs *daemon.LogRing) error {
 		errs = append(errs, fmt.Errorf("wait for resource scripts: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-// reloadOnSignal applies the configuration file again (SIGHUP), logging
-// why when it cannot.
-func reloadOnSignal(ctx context.Context, api *server.Server, logger *slog.Logger) {
-	resp, err := api.Reload(ctx, &clusterv1.ReloadRequest{})
-	if err != nil {
-		logger.Error("reload failed", "err", err)
-		return
-	}
-	for _, d := range resp.Diagnostics {
-		logger.Warn("reload: configuration problem", "severity", d.Severity, "file", d.File, "line", d.Line,
-			"column", d.Column, "path", d.Path, "msg", d.Message)
-	}
-	for _, change := range resp.Changes {
-		logger.Info("reload: applied", "change", change)
-	}
 }

@@ -10,15 +10,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/hasuite/hasuite/ctsyncd/internal/config"
 	"github.com/hasuite/hasuite/ctsyncd/internal/server"
 	"github.com/hasuite/hasuite/ctsyncd/internal/show"
-	"github.com/hasuite/hasuite/pkg/bus"
 	"github.com/hasuite/hasuite/pkg/daemon"
-	busv1 "github.com/hasuite/hasuite/proto/hasuite/bus/v1"
 	ctsyncv1 "github.com/hasuite/hasuite/proto/hasuite/ctsync/v1"
 )
 
@@ -34,8 +31,6 @@ const (
 	typo    = "contrack-sync"
 )
 
-var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print the daemon's answer as JSON"}
-
 // arguments are the command's positional arguments. The cli stops
 // reading flags at the first argument, so `show conntrack-sync
 // statistics main --json` would take --json for an argument: it is read
@@ -45,7 +40,7 @@ func arguments(c *cli.Context) []string {
 	for _, a := range c.Args().Slice() {
 		// Set fails when the command has no such flag: then it stays an
 		// argument, and an unexpected one.
-		if a == "--"+jsonFlag.Name && c.Set(jsonFlag.Name, "true") == nil {
+		if a == "--"+daemon.JSONFlag.Name && c.Set(daemon.JSONFlag.Name, "true") == nil {
 			continue
 		}
 		out = append(out, a)
@@ -59,32 +54,13 @@ func withClient(c *cli.Context, maxArgs int, fn func(ctx context.Context, client
 	if args := arguments(c); len(args) > maxArgs {
 		return fmt.Errorf("unexpected arguments %q", args[maxArgs:])
 	}
-	opts, err := daemon.OptionsFrom(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Context, callTimeout)
-	defer cancel()
-	conn, err := bus.Dial(ctx, opts.SocketPath())
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return fn(ctx, ctsyncv1.NewCtsyncClient(conn))
+	return daemon.Call(c, callTimeout, ctsyncv1.NewCtsyncClient, fn)
 }
 
-// output writes resp as JSON with --json, else as render gives it.
-func output(c *cli.Context, resp proto.Message, render func() string) error {
-	if c.Bool(jsonFlag.Name) {
-		out, err := show.JSON(resp)
-		if err != nil {
-			return err
-		}
-		_, err = c.App.Writer.Write(out)
-		return err
-	}
-	_, err := io.WriteString(c.App.Writer, render())
-	return err
+// reply prints the daemon's answer (as JSON with --json, else as render
+// gives it), or its error alone.
+func reply(c *cli.Context, resp proto.Message, err error, render func() string) error {
+	return daemon.Reply(c, resp, err, show.JSON, render)
 }
 
 // explain keeps a daemon error's message alone.
@@ -108,13 +84,11 @@ func table(c *cli.Context) (ctsyncv1.Table, error) {
 	return 0, fmt.Errorf("unknown table %q: give main or expect, or nothing for both", first)
 }
 
-var linesFlag = &cli.UintFlag{Name: "lines", Aliases: []string{"n"}, Usage: "show only the last `N` records (0: all kept)"}
-
 // showCommand is `show conntrack-sync status|internal-cache|external-cache|
 // statistics` and `show log conntrack-sync`.
 func showCommand() *cli.Command {
 	cacheCmd := func(cmdName, usage string, cache ctsyncv1.Cache) *cli.Command {
-		return &cli.Command{Name: cmdName, Usage: usage, ArgsUsage: "[main|expect]", Flags: []cli.Flag{jsonFlag},
+		return &cli.Command{Name: cmdName, Usage: usage, ArgsUsage: "[main|expect]", Flags: []cli.Flag{daemon.JSONFlag},
 			Action: func(c *cli.Context) error { return showCache(c, cache) }}
 	}
 	return &cli.Command{
@@ -126,11 +100,11 @@ func showCommand() *cli.Command {
 				Usage: "conntrack synchronization",
 				Subcommands: []*cli.Command{
 					{Name: "status", Usage: "the interface, the failover mechanism, the last transition, the peer and the replication lag (CS-O01)",
-						Flags: []cli.Flag{jsonFlag}, Action: showStatus},
+						Flags: []cli.Flag{daemon.JSONFlag}, Action: showStatus},
 					cacheCmd("internal-cache", "this node's connections, main table then expectations (CS-O02)", ctsyncv1.Cache_CACHE_INTERNAL),
 					cacheCmd("external-cache", "the peer's connections as received (CS-O02)", ctsyncv1.Cache_CACHE_EXTERNAL),
 					{Name: "statistics", Usage: "cache, traffic and replication counters since the daemon started (CS-O03)",
-						ArgsUsage: "[main|expect]", Flags: []cli.Flag{jsonFlag}, Action: showStatistics},
+						ArgsUsage: "[main|expect]", Flags: []cli.Flag{daemon.JSONFlag}, Action: showStatistics},
 				},
 			},
 			{
@@ -138,7 +112,7 @@ func showCommand() *cli.Command {
 				Usage: "logs by daemon",
 				Subcommands: []*cli.Command{
 					{Name: feature, Usage: "ctsyncd's most recent log records, oldest first (kept in memory)",
-						Flags: []cli.Flag{jsonFlag, linesFlag}, Action: showLog},
+						Flags: []cli.Flag{daemon.JSONFlag, daemon.LinesFlag}, Action: showLog},
 				},
 			},
 		},
@@ -148,10 +122,7 @@ func showCommand() *cli.Command {
 func showStatus(c *cli.Context) error {
 	return withClient(c, 0, func(ctx context.Context, client ctsyncv1.CtsyncClient) error {
 		resp, err := client.ShowStatus(ctx, &ctsyncv1.ShowStatusRequest{})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.Status(resp.Status, time.Now()) })
+		return reply(c, resp, err, func() string { return show.Status(resp.Status, time.Now()) })
 	})
 }
 
@@ -162,10 +133,7 @@ func showStatistics(c *cli.Context) error {
 	}
 	return withClient(c, 1, func(ctx context.Context, client ctsyncv1.CtsyncClient) error {
 		resp, err := client.ShowStatistics(ctx, &ctsyncv1.ShowStatisticsRequest{Table: t})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.Statistics(resp, t) })
+		return reply(c, resp, err, func() string { return show.Statistics(resp, t) })
 	})
 }
 
@@ -188,7 +156,7 @@ func showCache(c *cli.Context, cache ctsyncv1.Cache) error {
 			return explain(err)
 		}
 		var w cacheWriter = show.NewCacheWriter(c.App.Writer)
-		if c.Bool(jsonFlag.Name) {
+		if c.Bool(daemon.JSONFlag.Name) {
 			w = show.NewCacheJSONWriter(c.App.Writer)
 		}
 		for {
@@ -208,11 +176,8 @@ func showCache(c *cli.Context, cache ctsyncv1.Cache) error {
 
 func showLog(c *cli.Context) error {
 	return withClient(c, 0, func(ctx context.Context, client ctsyncv1.CtsyncClient) error {
-		resp, err := client.ShowLog(ctx, &ctsyncv1.ShowLogRequest{Lines: uint32(c.Uint(linesFlag.Name))})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.Log(resp.Records) })
+		resp, err := client.ShowLog(ctx, &ctsyncv1.ShowLogRequest{Lines: uint32(c.Uint(daemon.LinesFlag.Name))})
+		return reply(c, resp, err, func() string { return show.Log(resp.Records) })
 	})
 }
 
@@ -235,9 +200,9 @@ func resetCommand() *cli.Command {
 	subs := func() []*cli.Command {
 		return []*cli.Command{
 			{Name: "internal-cache", Usage: "flush this node's cache, rebuild it from the kernel table and resend it to the peer (CS-B18)",
-				Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return resetCache(c, ctsyncv1.Cache_CACHE_INTERNAL) }},
+				Flags: []cli.Flag{daemon.JSONFlag}, Action: func(c *cli.Context) error { return resetCache(c, ctsyncv1.Cache_CACHE_INTERNAL) }},
 			{Name: "external-cache", Usage: "flush the peer's connections and ask the peer to resend them (CS-B19)",
-				Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return resetCache(c, ctsyncv1.Cache_CACHE_EXTERNAL) }},
+				Flags: []cli.Flag{daemon.JSONFlag}, Action: func(c *cli.Context) error { return resetCache(c, ctsyncv1.Cache_CACHE_EXTERNAL) }},
 		}
 	}
 	return &cli.Command{
@@ -249,10 +214,7 @@ func resetCommand() *cli.Command {
 func resetCache(c *cli.Context, cache ctsyncv1.Cache) error {
 	return withClient(c, 0, func(ctx context.Context, client ctsyncv1.CtsyncClient) error {
 		resp, err := client.ResetCache(ctx, &ctsyncv1.ResetCacheRequest{Cache: cache})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.ResetCache(cache, resp) })
+		return reply(c, resp, err, func() string { return show.ResetCache(cache, resp) })
 	})
 }
 
@@ -261,16 +223,13 @@ func restartCommand() *cli.Command {
 	restart := func(c *cli.Context) error {
 		return withClient(c, 0, func(ctx context.Context, client ctsyncv1.CtsyncClient) error {
 			resp, err := client.Restart(ctx, &ctsyncv1.RestartRequest{})
-			if err != nil {
-				return explain(err)
-			}
-			return output(c, resp, func() string { return show.Restart(resp) })
+			return reply(c, resp, err, func() string { return show.Restart(resp) })
 		})
 	}
 	return &cli.Command{
 		Name: "restart", Usage: "restart conntrack synchronization in the running daemon",
 		Subcommands: featureCommands("reload the internal cache from the kernel, resync both ways, reset the counters (CS-B17)",
-			nil, restart, jsonFlag),
+			nil, restart, daemon.JSONFlag),
 	}
 }
 
@@ -278,14 +237,11 @@ func reloadCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "reload",
 		Usage: "make the running daemon re-read its configuration file (applied only without errors)",
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{daemon.JSONFlag},
 		Action: func(c *cli.Context) error {
 			return withClient(c, 0, func(ctx context.Context, client ctsyncv1.CtsyncClient) error {
 				resp, err := client.Reload(ctx, &ctsyncv1.ReloadRequest{})
-				if err != nil {
-					return explain(err)
-				}
-				if err := output(c, resp, func() string { return show.Reload(resp) }); err != nil {
+				if err := reply(c, resp, err, func() string { return show.Reload(resp) }); err != nil {
 					return err
 				}
 				if !resp.Applied {
@@ -302,7 +258,7 @@ func reloadCommand() *cli.Command {
 func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name: "validate", Usage: "check a configuration file without applying it", ArgsUsage: "FILE",
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{daemon.JSONFlag},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return errors.New("usage: validate [--json] FILE")
@@ -314,7 +270,7 @@ func validateCommand() *cli.Command {
 			}
 			cfg, diags := server.Check(file, src)
 			resp := &ctsyncv1.ValidateResponse{Diagnostics: diags}
-			if err := output(c, resp, func() string { return show.Validate(resp) }); err != nil {
+			if err := reply(c, resp, nil, func() string { return show.Validate(resp) }); err != nil {
 				return err
 			}
 			if cfg == nil {
@@ -325,8 +281,6 @@ func validateCommand() *cli.Command {
 	}
 }
 
-var debugFlag = &cli.BoolFlag{Name: "debug", Usage: "stream debug-level records too, without changing the daemon's log"}
-
 // monitorCommand is `monitor conntrack-sync`: state changes, commits,
 // resyncs, the peer, and the log, live.
 func monitorCommand() *cli.Command {
@@ -334,7 +288,7 @@ func monitorCommand() *cli.Command {
 		Name: "monitor", Usage: "stream a daemon's events until interrupted",
 		Subcommands: featureCommands(
 			"state changes, commits, resyncs, the peer and log records of the running ctsyncd, live, until Ctrl-C (--json: one object a line)",
-			nil, monitorSync, jsonFlag, debugFlag),
+			nil, monitorSync, daemon.JSONFlag, daemon.DebugFlag),
 	}
 }
 
@@ -342,9 +296,9 @@ func monitorSync(c *cli.Context) error {
 	if c.Args().Present() {
 		return errors.New("usage: monitor conntrack-sync [--debug] [--json]")
 	}
-	debug := c.Bool(debugFlag.Name)
+	debug := c.Bool(daemon.DebugFlag.Name)
 	return daemon.FollowMonitor(c, daemon.MonitorSpec[ctsyncv1.MonitorEvent]{
-		Daemon: "ctsyncd", What: "events and log records", Debug: debug, JSON: c.Bool(jsonFlag.Name),
+		Daemon: "ctsyncd", What: "events and log records", Debug: debug, JSON: c.Bool(daemon.JSONFlag.Name),
 		Open: func(ctx context.Context, conn *grpc.ClientConn) (grpc.ServerStreamingClient[ctsyncv1.MonitorEvent], error) {
 			return ctsyncv1.NewCtsyncClient(conn).Monitor(ctx, &ctsyncv1.MonitorRequest{Debug: debug})
 		},
@@ -383,31 +337,7 @@ func watchCommand() *cli.Command {
 			if c.NArg() == 1 {
 				group = c.Args().First()
 			}
-			ctx, _, stop := daemon.HandleSignals(c.Context)
-			defer stop()
-			conn, err := bus.Dial(ctx, opts.SocketPathOf(producer))
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			stream, err := busv1.NewFailoverClient(conn).Watch(ctx, &busv1.WatchRequest{Group: group})
-			if err != nil {
-				return explain(err)
-			}
-			for {
-				msg, err := stream.Recv()
-				if ctx.Err() != nil {
-					return nil
-				}
-				if err != nil {
-					return explain(err)
-				}
-				line, err := protojson.Marshal(msg)
-				if err != nil {
-					return fmt.Errorf("encode a bus message as JSON: %w", err)
-				}
-				fmt.Fprintf(c.App.Writer, "%s\n", line)
-			}
+			return daemon.FollowBus(c, opts.SocketPathOf(producer), group)
 		},
 	}
 }

@@ -4,18 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/hasuite/hasuite/pkg/bus"
 	"github.com/hasuite/hasuite/pkg/daemon"
 	vrrpv1 "github.com/hasuite/hasuite/proto/hasuite/vrrp/v1"
 	"github.com/hasuite/hasuite/vrrpd/internal/server"
@@ -25,36 +23,15 @@ import (
 // callTimeout bounds one request to the daemon.
 const callTimeout = 10 * time.Second
 
-var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print the daemon's answer as JSON"}
-
 // withClient dials the running daemon and calls fn with its API client.
 func withClient(c *cli.Context, fn func(ctx context.Context, client vrrpv1.VrrpClient) error) error {
-	opts, err := daemon.OptionsFrom(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Context, callTimeout)
-	defer cancel()
-	conn, err := bus.Dial(ctx, opts.SocketPath())
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return fn(ctx, vrrpv1.NewVrrpClient(conn))
+	return daemon.Call(c, callTimeout, vrrpv1.NewVrrpClient, fn)
 }
 
-// output writes resp as JSON with --json, else as render gives it.
-func output(c *cli.Context, resp proto.Message, render func() string) error {
-	if c.Bool(jsonFlag.Name) {
-		out, err := show.JSON(resp)
-		if err != nil {
-			return err
-		}
-		_, err = c.App.Writer.Write(out)
-		return err
-	}
-	_, err := io.WriteString(c.App.Writer, render())
-	return err
+// reply prints the daemon's answer (as JSON with --json, else as render
+// gives it), or its error alone.
+func reply(c *cli.Context, resp proto.Message, err error, render func() string) error {
+	return daemon.Reply(c, resp, err, show.JSON, render)
 }
 
 // showCommand is `show vrrp ...` and `show interfaces vrrp`.
@@ -67,10 +44,7 @@ func showCommand() *cli.Command {
 			}
 			return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
 				resp, err := client.ShowVrrp(ctx, &vrrpv1.ShowVrrpRequest{Filter: f})
-				if err != nil {
-					return explain(err)
-				}
-				return output(c, resp, func() string {
+				return reply(c, resp, err, func() string {
 					if detail {
 						return show.Detail(resp.Groups, time.Now())
 					}
@@ -79,12 +53,7 @@ func showCommand() *cli.Command {
 			})
 		}
 	}
-	noFilter := func(c *cli.Context) (*vrrpv1.GroupFilter, error) {
-		if c.Args().Present() {
-			return nil, fmt.Errorf("unexpected arguments %q", c.Args().Slice())
-		}
-		return nil, nil
-	}
+	noFilter := func(c *cli.Context) (*vrrpv1.GroupFilter, error) { return nil, daemon.NoArgs(c) }
 	return &cli.Command{
 		Name:  "show",
 		Usage: "show the running daemon's state",
@@ -92,17 +61,17 @@ func showCommand() *cli.Command {
 			{
 				Name:   "vrrp",
 				Usage:  "summary of every VRRP group",
-				Flags:  []cli.Flag{jsonFlag},
+				Flags:  []cli.Flag{daemon.JSONFlag},
 				Action: showVrrp(false, noFilter),
 				Subcommands: []*cli.Command{
-					{Name: "detail", Usage: "every group in detail", Flags: []cli.Flag{jsonFlag}, Action: showVrrp(true, noFilter)},
+					{Name: "detail", Usage: "every group in detail", Flags: []cli.Flag{daemon.JSONFlag}, Action: showVrrp(true, noFilter)},
 					{
 						Name: "interface", Usage: "the groups of one interface, in detail", ArgsUsage: "IF [group N]",
-						Flags: []cli.Flag{jsonFlag}, Action: showVrrp(true, interfaceFilter),
+						Flags: []cli.Flag{daemon.JSONFlag}, Action: showVrrp(true, interfaceFilter),
 					},
-					{Name: "statistics", Usage: "each group's counters", Flags: []cli.Flag{jsonFlag}, Action: showStatistics},
+					{Name: "statistics", Usage: "each group's counters", Flags: []cli.Flag{daemon.JSONFlag}, Action: showStatistics},
 					{Name: "sync-group", Usage: "the sync groups and their members", ArgsUsage: "[NAME]",
-						Flags: []cli.Flag{jsonFlag}, Action: showSyncGroups},
+						Flags: []cli.Flag{daemon.JSONFlag}, Action: showSyncGroups},
 				},
 			},
 			{
@@ -110,7 +79,7 @@ func showCommand() *cli.Command {
 				Usage: "logs by daemon",
 				Subcommands: []*cli.Command{
 					{Name: "vrrp", Usage: "vrrpd's most recent log records, oldest first (kept in memory)",
-						Flags: []cli.Flag{jsonFlag, linesFlag}, Action: showLog},
+						Flags: []cli.Flag{daemon.JSONFlag, daemon.LinesFlag}, Action: showLog},
 				},
 			},
 			{
@@ -118,7 +87,7 @@ func showCommand() *cli.Command {
 				Usage: "interfaces by kind",
 				Subcommands: []*cli.Command{
 					{Name: "vrrp", Usage: "the interface of each VRRP group (its macvlan, or its parent in legacy mode)",
-						ArgsUsage: "[NAME | detail]", Flags: []cli.Flag{jsonFlag}, Action: showInterfaces},
+						ArgsUsage: "[NAME | detail]", Flags: []cli.Flag{daemon.JSONFlag}, Action: showInterfaces},
 				},
 			},
 		},
@@ -160,20 +129,14 @@ func groupRef(ifname, group string) (*vrrpv1.GroupRef, error) {
 func showStatistics(c *cli.Context) error {
 	return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
 		resp, err := client.ShowStatistics(ctx, &vrrpv1.ShowStatisticsRequest{})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.Statistics(resp.Groups) })
+		return reply(c, resp, err, func() string { return show.Statistics(resp.Groups) })
 	})
 }
 
 func showSyncGroups(c *cli.Context) error {
 	return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
 		resp, err := client.ShowSyncGroups(ctx, &vrrpv1.ShowSyncGroupsRequest{Name: c.Args().First()})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.SyncGroups(resp.SyncGroups) })
+		return reply(c, resp, err, func() string { return show.SyncGroups(resp.SyncGroups) })
 	})
 }
 
@@ -184,10 +147,7 @@ func showInterfaces(c *cli.Context) error {
 	}
 	return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
 		resp, err := client.ShowInterfaces(ctx, &vrrpv1.ShowInterfacesRequest{Name: name})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string {
+		return reply(c, resp, err, func() string {
 			if detail {
 				return show.InterfacesDetail(resp.Interfaces)
 			}
@@ -200,7 +160,7 @@ func showInterfaces(c *cli.Context) error {
 func resetCommand() *cli.Command {
 	master := &cli.Command{
 		Name: "master", Usage: "force a MASTER group (and its sync group) to BACKUP", ArgsUsage: "interface IF group N",
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{daemon.JSONFlag},
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
 			if len(args) != 4 || args[0] != "interface" || args[2] != "group" {
@@ -215,10 +175,7 @@ func resetCommand() *cli.Command {
 				if status.Code(err) == codes.FailedPrecondition {
 					return cli.Exit(show.NotMaster(ref), 1)
 				}
-				if err != nil {
-					return explain(err)
-				}
-				return output(c, resp, func() string { return show.ResetMaster(resp) })
+				return reply(c, resp, err, func() string { return show.ResetMaster(resp) })
 			})
 		},
 	}
@@ -232,14 +189,11 @@ func reloadCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "reload",
 		Usage: "make the running daemon re-read its configuration file (applied only without errors)",
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{daemon.JSONFlag},
 		Action: func(c *cli.Context) error {
 			return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
 				resp, err := client.Reload(ctx, &vrrpv1.ReloadRequest{})
-				if err != nil {
-					return explain(err)
-				}
-				if err := output(c, resp, func() string { return reloadText(resp) }); err != nil {
+				if err := reply(c, resp, err, func() string { return reloadText(resp) }); err != nil {
 					return err
 				}
 				if !resp.Applied {
@@ -290,22 +244,16 @@ func validateCommand() *cli.Command {
 	}
 }
 
-// explain turns a gRPC error into the daemon's own message.
 // explain keeps a daemon error's message alone.
 var explain = daemon.ExplainRPC
 
-var linesFlag = &cli.UintFlag{Name: "lines", Aliases: []string{"n"}, Usage: "show only the last `N` records (0: all kept)"}
-
 func showLog(c *cli.Context) error {
-	if c.Args().Present() {
-		return fmt.Errorf("unexpected arguments %q", c.Args().Slice())
+	if err := daemon.NoArgs(c); err != nil {
+		return err
 	}
 	return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
-		resp, err := client.ShowLog(ctx, &vrrpv1.ShowLogRequest{Lines: uint32(c.Uint(linesFlag.Name))})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.Log(resp.Records) })
+		resp, err := client.ShowLog(ctx, &vrrpv1.ShowLogRequest{Lines: uint32(c.Uint(daemon.LinesFlag.Name))})
+		return reply(c, resp, err, func() string { return show.Log(resp.Records) })
 	})
 }
 
@@ -317,16 +265,13 @@ func restartCommand() *cli.Command {
 		}
 		return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
 			resp, err := client.Restart(ctx, &vrrpv1.RestartRequest{})
-			if err != nil {
-				return explain(err)
-			}
-			return output(c, resp, func() string { return show.Restart(resp) })
+			return reply(c, resp, err, func() string { return show.Restart(resp) })
 		})
 	}
 	return &cli.Command{
 		Name: "restart", Usage: "restart a subsystem of the running daemon",
 		Subcommands: []*cli.Command{{
-			Name: "vrrp", ArgsUsage: "[process]", Flags: []cli.Flag{jsonFlag}, Action: restart,
+			Name: "vrrp", ArgsUsage: "[process]", Flags: []cli.Flag{daemon.JSONFlag}, Action: restart,
 			Usage: "re-read the configuration file, resign every group and start them again from INIT (a file with errors changes nothing)",
 		}},
 	}
@@ -337,7 +282,7 @@ func debugCommand() *cli.Command {
 	return &cli.Command{
 		Name: "debug", Usage: "turn a daemon's debug logging on or off",
 		Subcommands: []*cli.Command{{
-			Name: "vrrp", ArgsUsage: "on|off", Usage: "debug-level logging of the running vrrpd", Flags: []cli.Flag{jsonFlag},
+			Name: "vrrp", ArgsUsage: "on|off", Usage: "debug-level logging of the running vrrpd", Flags: []cli.Flag{daemon.JSONFlag},
 			Action: func(c *cli.Context) error {
 				if c.NArg() > 1 {
 					return fmt.Errorf("unexpected arguments %q", c.Args().Tail())
@@ -357,14 +302,9 @@ func debugCommand() *cli.Command {
 func setDebug(c *cli.Context, enabled bool) error {
 	return withClient(c, func(ctx context.Context, client vrrpv1.VrrpClient) error {
 		resp, err := client.SetDebugLogging(ctx, &vrrpv1.SetDebugLoggingRequest{Enabled: enabled})
-		if err != nil {
-			return explain(err)
-		}
-		return output(c, resp, func() string { return show.DebugLogging(enabled) })
+		return reply(c, resp, err, func() string { return show.DebugLogging(enabled) })
 	})
 }
-
-var debugFlag = &cli.BoolFlag{Name: "debug", Usage: "stream debug-level records too, without changing the daemon's log"}
 
 // monitorCommand is `monitor vrrp [interface IF [group N]]`, the guide's
 // `monitor vrrp background start|stop` (VR-O09) and `monitor interfaces
@@ -375,12 +315,12 @@ func monitorCommand() *cli.Command {
 		if !enabled {
 			name, usage = "stop", "turn it off again (as `debug vrrp off`)"
 		}
-		return &cli.Command{Name: name, Usage: usage, Flags: []cli.Flag{jsonFlag}, Action: func(c *cli.Context) error { return setDebug(c, enabled) }}
+		return &cli.Command{Name: name, Usage: usage, Flags: []cli.Flag{daemon.JSONFlag}, Action: func(c *cli.Context) error { return setDebug(c, enabled) }}
 	}
 	return &cli.Command{
 		Name: "monitor", Usage: "stream a daemon's events until interrupted",
 		Subcommands: []*cli.Command{{
-			Name: "vrrp", ArgsUsage: "[interface IF [group N]]", Flags: []cli.Flag{jsonFlag, debugFlag}, Action: monitor,
+			Name: "vrrp", ArgsUsage: "[interface IF [group N]]", Flags: []cli.Flag{daemon.JSONFlag, daemon.DebugFlag}, Action: monitor,
 			Usage: "state changes and log records of the running vrrpd, live, until Ctrl-C (--json: one object a line)",
 			Subcommands: []*cli.Command{{
 				Name: "background", Usage: "debug logging in the daemon instead of a stream",
@@ -391,7 +331,7 @@ func monitorCommand() *cli.Command {
 }
 
 func monitor(c *cli.Context) error {
-	req := &vrrpv1.MonitorRequest{Debug: c.Bool(debugFlag.Name)}
+	req := &vrrpv1.MonitorRequest{Debug: c.Bool(daemon.DebugFlag.Name)}
 	if args := c.Args().Slice(); len(args) > 0 {
 		var err error
 		if args[0] != "interface" {
@@ -403,48 +343,11 @@ func monitor(c *cli.Context) error {
 			return errors.New("usage: monitor vrrp [--debug] [--json] [interface IF [group N]]")
 		}
 	}
-	opts, err := daemon.OptionsFrom(c)
-	if err != nil {
-		return err
-	}
-	ctx, _, stop := daemon.HandleSignals(c.Context)
-	defer stop()
-	conn, err := bus.Dial(ctx, opts.SocketPath())
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	stream, err := vrrpv1.NewVrrpClient(conn).Monitor(ctx, req)
-	if err != nil {
-		return explain(err)
-	}
-	// Headers come once the daemon has subscribed.
-	if _, err := stream.Header(); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return explain(err)
-	}
-	fmt.Fprint(c.App.ErrWriter, show.MonitorStarted(req.Debug))
-	for {
-		ev, err := stream.Recv()
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err == io.EOF || status.Code(err) == codes.Unavailable:
-			fmt.Fprintln(c.App.ErrWriter, "vrrpd stopped: end of monitoring")
-			return nil
-		case err != nil:
-			return explain(err)
-		}
-		if c.Bool(jsonFlag.Name) {
-			line, err := protojson.Marshal(ev)
-			if err != nil {
-				return fmt.Errorf("encode a monitor event as JSON: %w", err)
-			}
-			fmt.Fprintf(c.App.Writer, "%s\n", line)
-			continue
-		}
-		fmt.Fprint(c.App.Writer, show.MonitorEvent(ev))
-	}
+	return daemon.FollowMonitor(c, daemon.MonitorSpec[vrrpv1.MonitorEvent]{
+		Daemon: name, Banner: show.MonitorStarted(req.Debug), JSON: c.Bool(daemon.JSONFlag.Name),
+		Open: func(ctx context.Context, conn *grpc.ClientConn) (grpc.ServerStreamingClient[vrrpv1.MonitorEvent], error) {
+			return vrrpv1.NewVrrpClient(conn).Monitor(ctx, req)
+		},
+		Render: show.MonitorEvent,
+	})
 }

@@ -5,18 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"google.golang.org/grpc"
 
 	"github.com/hasuite/hasuite/pkg/announce"
 	"github.com/hasuite/hasuite/pkg/bus"
 	"github.com/hasuite/hasuite/pkg/daemon"
 	"github.com/hasuite/hasuite/pkg/hook"
-	"github.com/hasuite/hasuite/pkg/metrics"
 	busv1 "github.com/hasuite/hasuite/proto/hasuite/bus/v1"
 	vrrpv1 "github.com/hasuite/hasuite/proto/hasuite/vrrp/v1"
 	"github.com/hasuite/hasuite/vrrpd/internal/config"
@@ -48,10 +46,8 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			logger, level := daemon.NewLogger(os.Stderr, opts.LogFormat, opts.LogLevel)
 			// The ring answers `show log vrrp` and feeds `monitor vrrp`.
-			logs := daemon.NewLogRing(daemon.DefaultLogRingSize)
-			logger = slog.New(logs.Handler(logger.Handler()))
+			logger, logs, level := daemon.RunLogger(opts)
 			if prio := c.Int("realtime-priority"); prio != 0 {
 				ctx, stop := context.WithCancel(context.Background())
 				defer stop()
@@ -67,18 +63,10 @@ func runCommand() *cli.Command {
 // loadConfig reads and checks the configuration file; errors name
 // file:line:col, warnings are logged.
 func loadConfig(opts daemon.Options, logger *slog.Logger) (*config.Config, error) {
-	src, err := os.ReadFile(opts.ConfigFile)
-	if err != nil {
-		return nil, fmt.Errorf("read the configuration: %w (give its path with --%s)", err, daemon.FlagConfig)
+	check := func(file string, src []byte) (*config.Config, []*vrrpv1.Diagnostic) {
+		return server.Check(file, src, opts.ScriptsDir)
 	}
-	cfg, diags := server.Check(opts.ConfigFile, src, opts.ScriptsDir)
-	if cfg == nil {
-		return nil, fmt.Errorf("the configuration has errors, nothing started:\n%s", show.Diagnostics(diags))
-	}
-	for _, d := range diags {
-		logger.Warn("configuration warning", "file", d.File, "line", d.Line, "column", d.Column, "path", d.Path, "msg", d.Message)
-	}
-	return cfg, nil
+	return daemon.LoadConfig(opts.ConfigFile, logger, check, show.Diagnostics)
 }
 
 func run(opts daemon.Options, logger *slog.Logger, logs *daemon.LogRing, level *slog.LevelVar) error {
@@ -89,13 +77,9 @@ func run(opts daemon.Options, logger *slog.Logger, logs *daemon.LogRing, level *
 	if err := opts.MakeRunDir(); err != nil {
 		return err
 	}
-	// First thing touched, so that a port in use refuses the start before
-	// the kernel's state is.
-	var metricsListener net.Listener
-	if opts.MetricsListen != "" {
-		if metricsListener, err = metrics.Listen(opts.MetricsListen); err != nil {
-			return err
-		}
+	metricsListener, err := opts.ListenMetrics()
+	if err != nil {
+		return err
 	}
 	signals, reload, stopSignals := daemon.HandleSignals(context.Background())
 	defer stopSignals()
@@ -141,68 +125,29 @@ func run(opts daemon.Options, logger *slog.Logger, logs *daemon.LogRing, level *
 	})
 	// The engine outlives the signal context: after SIGTERM it must still
 	// run to resign the groups.
-	engineCtx, stopEngine := context.WithCancel(context.Background())
-	engineDone := make(chan error, 1)
-	go func() { engineDone <- eng.Run(engineCtx) }()
-	defer func() {
-		stopEngine()
-		if err := <-engineDone; err != nil {
-			logger.Error("engine stopped with an error", "err", err)
-		}
-	}()
+	defer daemon.Background(eng.Run, logger, "engine stopped with an error")()
 	api := server.New(eng, server.Options{
 		Kernel: k, ConfigFile: opts.ConfigFile, ScriptsDir: opts.ScriptsDir, Current: cfg, Logger: logger,
 		Logs: logs, LogLevel: level, BaseLogLevel: opts.LogLevel,
 	})
-	if metricsListener != nil {
-		metricsCtx, stopMetrics := context.WithCancel(context.Background())
-		defer stopMetrics()
-		metrics.Serve(metricsCtx, metricsListener, api.Metrics, logger)
-	}
+	defer daemon.ServeMetrics(metricsListener, api.Metrics, logger)()
 	if err := eng.Apply(signals, cfg); err != nil {
 		return fmt.Errorf("start the VRRP groups: %w", err)
 	}
 
 	socket := opts.SocketPath()
-	lis, err := bus.Listen(socket)
+	grpcServer, served, err := daemon.ServeAPI(socket, logger, func(srv *grpc.Server) {
+		vrrpv1.RegisterVrrpServer(srv, api)
+		busv1.RegisterFailoverServer(srv, producer)
+	})
 	if err != nil {
 		return err
 	}
-	grpcServer := bus.NewServer(socket, logger)
-	vrrpv1.RegisterVrrpServer(grpcServer, api)
-	busv1.RegisterFailoverServer(grpcServer, producer)
-	served := make(chan error, 1)
-	go func() { served <- grpcServer.Serve(lis) }()
+	daemon.Lifecycle{Logger: logger, Served: served, Reload: daemon.ReloadOnSignal(logger, api.Reload, &vrrpv1.ReloadRequest{}),
+		Started: "vrrpd started", StartedAttrs: []any{"groups", len(cfg.Groups), "socket", socket},
+		Stopping: "vrrpd stopping: resigning every group",
+	}.Run(signals, reload, stopSignals)
 
-	notifier := daemon.NotifierFromEnv()
-	notify := func(err error) {
-		if err != nil {
-			logger.Warn("cannot notify systemd", "err", err)
-		}
-	}
-	if err := daemon.TrimExecutable(); err != nil {
-		logger.Debug("cannot trim the resident set", "err", err)
-	}
-	notify(notifier.Ready())
-	logger.Info("vrrpd started", "groups", len(cfg.Groups), "socket", socket)
-
-	for running := true; running; {
-		select {
-		case <-signals.Done():
-			running = false
-		case err := <-served:
-			stopSignals()
-			running = false
-			logger.Error("the API server stopped", "err", err)
-		case <-reload:
-			notify(notifier.Reloading())
-			reloadOnSignal(signals, api, logger)
-			notify(notifier.Ready())
-		}
-	}
-
-	logger.Info("vrrpd stopping: resigning every group", "cause", context.Cause(signals))
-	notify(notifier.Stopping())
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	errs := []error{}
@@ -215,21 +160,4 @@ func run(opts daemon.Options, logger *slog.Logger, logs *daemon.LogRing, level *
 		errs = append(errs, fmt.Errorf("wait for transition scripts: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-// reloadOnSignal applies the configuration file again (SIGHUP), logging
-// why when it cannot.
-func reloadOnSignal(ctx context.Context, api *server.Server, logger *slog.Logger) {
-	resp, err := api.Reload(ctx, &vrrpv1.ReloadRequest{})
-	if err != nil {
-		logger.Error("reload failed", "err", err)
-		return
-	}
-	for _, d := range resp.Diagnostics {
-		logger.Warn("reload: configuration problem", "severity", d.Severity, "file", d.File, "line", d.Line,
-			"column", d.Column, "path", d.Path, "msg", d.Message)
-	}
-	for _, change := range resp.Changes {
-		logger.Info("reload: applied", "change", change)
-	}
 }

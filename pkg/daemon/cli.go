@@ -43,32 +43,39 @@ func WatchCommand(groupUsage string) *cli.Command {
 			if err != nil {
 				return err
 			}
-			ctx, _, stop := HandleSignals(c.Context)
-			defer stop()
-			conn, err := bus.Dial(ctx, opts.SocketPath())
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			stream, err := busv1.NewFailoverClient(conn).Watch(ctx, &busv1.WatchRequest{Group: c.Args().First()})
-			if err != nil {
-				return ExplainRPC(err)
-			}
-			for {
-				msg, err := stream.Recv()
-				if ctx.Err() != nil {
-					return nil
-				}
-				if err != nil {
-					return ExplainRPC(err)
-				}
-				line, err := protojson.Marshal(msg)
-				if err != nil {
-					return fmt.Errorf("encode a bus message as JSON: %w", err)
-				}
-				fmt.Fprintf(c.App.Writer, "%s\n", line)
-			}
+			return FollowBus(c, opts.SocketPath(), c.Args().First())
 		},
+	}
+}
+
+// FollowBus prints the failover bus served on socket as `watch` does, for
+// group (empty: every group), until interrupted: a producer's own `watch`
+// reads its own socket, a consumer's the socket of the producer it follows.
+func FollowBus(c *cli.Context, socket, group string) error {
+	ctx, _, stop := HandleSignals(c.Context)
+	defer stop()
+	conn, err := bus.Dial(ctx, socket)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stream, err := busv1.NewFailoverClient(conn).Watch(ctx, &busv1.WatchRequest{Group: group})
+	if err != nil {
+		return ExplainRPC(err)
+	}
+	for {
+		msg, err := stream.Recv()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return ExplainRPC(err)
+		}
+		line, err := protojson.Marshal(msg)
+		if err != nil {
+			return fmt.Errorf("encode a bus message as JSON: %w", err)
+		}
+		fmt.Fprintf(c.App.Writer, "%s\n", line)
 	}
 }
 
@@ -81,6 +88,9 @@ type MonitorSpec[E any] struct {
 	What string
 	// Debug: the request asked for debug records too (said in the banner).
 	Debug bool
+	// Banner, when not empty, replaces the banner made of Daemon, What and
+	// Debug (vrrpd keeps the guide's wording).
+	Banner string
 	// JSON prints each event as one protojson object a line.
 	JSON bool
 	// Open starts the daemon's Monitor stream on conn.
@@ -115,11 +125,15 @@ func FollowMonitor[E any](c *cli.Context, spec MonitorSpec[E]) error {
 		}
 		return ExplainRPC(err)
 	}
-	what := spec.What
-	if spec.Debug {
-		what += " (debug included)"
+	if spec.Banner != "" {
+		fmt.Fprint(c.App.ErrWriter, spec.Banner)
+	} else {
+		what := spec.What
+		if spec.Debug {
+			what += " (debug included)"
+		}
+		fmt.Fprintf(c.App.ErrWriter, "Monitoring %s: %s until interrupted (Ctrl-C).\n", spec.Daemon, what)
 	}
-	fmt.Fprintf(c.App.ErrWriter, "Monitoring %s: %s until interrupted (Ctrl-C).\n", spec.Daemon, what)
 	for {
 		ev, err := stream.Recv()
 		switch {
