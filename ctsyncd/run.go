@@ -38,6 +38,7 @@ func runCommand() *cli.Command {
 			// The ring answers `show log conntrack-sync` and feeds
 			// `monitor conntrack-sync`.
 			logger, logs, _ := daemon.RunLogger(opts)
+			logger.Debug("garbage collection", "gogc", setGCPercent())
 			return run(c.Context, opts, logger, logs)
 		},
 	}

@@ -47,7 +47,8 @@
 //     (the New event may have been lost) and also counts as UpdatedFailed,
 //     as in conntrackd.
 //   - CreatedFailed: values that could not be stored (more than 256
-//     distinct helper names, or a bucket over 67M entries), and commit
+//     distinct helper names, a tuple with fields its protocol has not, or
+//     a bucket over 67M entries), and commit
 //     failures reported by the engine through External.CountCommit.
 //   - Updated: events or upserts for a value already held, including those
 //     that change only the timeout (the cache keeps the new timeout).
@@ -59,11 +60,15 @@
 // # Memory
 //
 // Values are stored as compact records without pointers (compact.go) in
-// per-bucket chunks, with an open-addressing index: about 160 octets an
-// entry, 15 MiB for 100k (TestMemoryPerEntry), none of it scanned by the
-// garbage collector; walking one bucket (RangeBuckets) costs only that
-// bucket's entries. The process must still
-// bound its heap growth (GOGC or a memory limit) to stay under the
-// issue's 30 MiB: with the default GOGC=100 the heap may reach twice the
-// live data before a collection.
+// per-bucket chunks, with an open-addressing index: a 72-octet slot per
+// entry, sized for IPv4 (IPv6 addresses, SCTP state and sequence
+// adjustments are shared side values), about 90 octets an entry with the
+// index, 8.7 MiB for a 100k table of 10 % IPv6 (TestMemoryPerEntry), none
+// of it scanned by the garbage collector; walking one bucket
+// (RangeBuckets) costs only that bucket's entries. An entry whose tuples
+// carry fields their protocol has not (ports on GRE: the wire codec
+// refuses them too) is not stored (CreatedFailed). The process must still
+// bound its heap growth to stay under the 30 MiB: with the default
+// GOGC=100 the heap may reach twice the live data before a collection
+// (ctsyncd runs with GOGC=50: a collection scans little of this heap).
 package cache

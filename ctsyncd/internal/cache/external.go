@@ -74,13 +74,8 @@ func (r *remote[V, K, CK, R, O]) Upsert(v *V) {
 		return
 	}
 	if !r.alive {
-		r.next = min(r.next, uint64(r.now)+uint64(r.t.kind.timeout(r.recOf(*v))))
+		r.next = min(r.next, uint64(r.now)+uint64(r.t.kind.timeoutOf(*v)))
 	}
-}
-
-func (r *remote[V, K, CK, R, O]) recOf(v V) R {
-	_, rec, _ := r.t.kind.split(v, &r.t.names)
-	return rec
 }
 
 // Delete removes the value of k; a k not held counts as "destroyed failed".

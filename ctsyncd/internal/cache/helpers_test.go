@@ -23,7 +23,8 @@ func tcp(src string, sport uint16, dst string, dport uint16) ct.Entry {
 }
 
 // genEntry returns entry number i of a deterministic population: mostly
-// IPv4 TCP/UDP, some NATed, some IPv6, a few with helpers or marks.
+// IPv4 TCP/UDP, some NATed, some IPv6, a few with helpers or marks (and
+// then sequence adjustments).
 func genEntry(r *rand.Rand, i int) ct.Entry {
 	v4 := func(n uint32) netip.Addr {
 		return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
@@ -59,6 +60,10 @@ func genEntry(r *rand.Rand, i int) ct.Entry {
 	if i%50 == 7 {
 		e.Helper = "ftp"
 		e.Mark = uint32(i)
+		if e.Status&ct.StatusSrcNAT != 0 { // nf_nat_ftp rewrote a reply
+			e.Status |= ct.StatusSeqAdjust
+			e.SeqAdjReply = ct.SeqAdj{CorrectionPos: uint32(i), OffsetAfter: 3}
+		}
 	}
 	return e
 }

@@ -13,16 +13,23 @@ import (
 // compare. Arguments are passed by value on purpose: a call through a type
 // parameter is opaque to escape analysis, and a pointer would make the
 // caller's entry escape to the heap on every event.
+//
+// A compact key or record may hold values kept in n (names: helper names,
+// wide values): split takes a hold on them, which the table gives back
+// with releaseKey and releaseRec when it lets the key or record go.
 type kind[V, K any, CK, R comparable] interface {
-	split(v V, n *names) (CK, R, bool) // false: the helper-name table is full
+	split(v V, n *names) (CK, R, bool) // false: cannot be stored (helper-name table full, fields the format refuses)
 	join(k *CK, r *R, n *names) V
-	packKey(k K) CK
-	key(k *CK) K
+	releaseKey(k CK, n *names)
+	releaseRec(r R, n *names)
+	packKey(k K, n *names) (CK, bool) // takes no hold; false: no stored key can equal k
+	key(k *CK, n *names) K
 	keyOf(v V) K
 	hash(k CK, seed uint64) uint64
 	bucket(v V) int
 	digest(v V) uint64
 	timeout(r R) uint32
+	timeoutOf(v V) uint32
 	sameButTimeout(a, b R) bool
 	filterTuples(v V) (orig, reply ct.Tuple, hasReply bool)
 }
@@ -49,7 +56,7 @@ type slot[CK, R any] struct {
 //
 // The index is linear probing over refs (bucket<<26 | position, plus one
 // so that 0 is an empty slot) with a copy of the hash's low 32 bits, so
-// that it costs 8 octets a slot, at most 3/4 full, and deletion shifts
+// that it costs 8 octets a slot, at most 13/16 full, and deletion shifts
 // entries back instead of leaving tombstones. A removal inside a bucket
 // moves the bucket's last slot into the hole, so iteration that removes
 // walks each bucket backwards.
@@ -75,9 +82,10 @@ type chunks[CK, R any] struct {
 	n int
 }
 
-// chunkSize fills a 16 KiB size class with the 136-octet slots of
-// ct.Entry (120*136 = 16320); division by a constant is a multiplication.
-const chunkSize = 120
+// chunkSize fills a 16 KiB size class with the 72-octet slots of
+// ct.Entry (227*72 = 16344, TestSlotSize); division by a constant is a
+// multiplication.
+const chunkSize = 227
 
 func (c *chunks[CK, R]) at(p int) *slot[CK, R] { return &c.c[p/chunkSize][p%chunkSize] }
 
@@ -141,12 +149,22 @@ func (t *table[V, K, CK, R, O]) find(ck CK, h uint64) (i int, ref uint32) {
 		}
 		i = (i + 1) & mask
 	}
-	panic("cache: index full") // cannot happen: grow keeps it at most 3/4 full
+	panic("cache: index full") // cannot happen: grow keeps it at most 13/16 full
 }
+
+// The index is at most maxLoadNum/maxLoadDen full. Linear probing over
+// 8-octet slots that carry a 32-bit hash stays cheap that full (a miss
+// reads ~15 slots, two or three cache lines, at the bound), and 13/16 rather than
+// 3/4 keeps the index of a 100k table at 1 MiB instead of 2
+// (BenchmarkInternalNewDestroy measures the misses).
+const (
+	maxLoadNum = 13
+	maxLoadDen = 16
+)
 
 // grow makes room for one more entry.
 func (t *table[V, K, CK, R, O]) grow() {
-	if (t.n+1)*4 <= len(t.index)*3 {
+	if (t.n+1)*maxLoadDen <= len(t.index)*maxLoadNum {
 		return
 	}
 	old := t.index
@@ -169,7 +187,10 @@ func (t *table[V, K, CK, R, O]) lookup(k K) (int, uint32) {
 	if t.n == 0 {
 		return -1, 0
 	}
-	ck := t.kind.packKey(k)
+	ck, ok := t.kind.packKey(k, &t.names)
+	if !ok {
+		return -1, 0
+	}
 	return t.find(ck, t.kind.hash(ck, t.seed))
 }
 
@@ -192,13 +213,16 @@ func (t *table[V, K, CK, R, O]) put(v V, gen, seen uint32) putResult {
 	t.grow()
 	i, ref := t.find(ck, h)
 	if ref != 0 {
+		// The stored key is ck's equal: one hold on its values is enough.
+		t.kind.releaseKey(ck, &t.names)
 		s := t.at(ref)
 		s.gen, s.seen = gen, seen
-		if t.kind.sameButTimeout(s.rec, r) {
-			s.rec = r
+		old := s.rec
+		s.rec = r
+		t.kind.releaseRec(old, &t.names)
+		if t.kind.sameButTimeout(old, r) {
 			return putSame
 		}
-		s.rec = r
 		b := int((ref - 1) >> posBits)
 		d := t.kind.digest(v)
 		t.sums.Remove(b, s.digest)
@@ -208,6 +232,8 @@ func (t *table[V, K, CK, R, O]) put(v V, gen, seen uint32) putResult {
 	}
 	b := t.kind.bucket(v)
 	if t.buckets[b].n >= posMask {
+		t.kind.releaseKey(ck, &t.names)
+		t.kind.releaseRec(r, &t.names)
 		return putFailed
 	}
 	d := t.kind.digest(v)
@@ -236,6 +262,8 @@ func (t *table[V, K, CK, R, O]) remove(i int, ref uint32) {
 	bk := &t.buckets[b]
 	s := bk.at(pos)
 	t.sums.Remove(b, s.digest)
+	t.kind.releaseKey(s.key, &t.names)
+	t.kind.releaseRec(s.rec, &t.names)
 	last := bk.n - 1
 	if pos != last {
 		*s = *bk.at(last)

@@ -110,7 +110,6 @@ func (e *Engine) newSession(r *syncRun) *sync.Session {
 		QueueBytes:   r.cfg.SyncQueueBytes,
 		MaxDatagram:  wire.MaxDatagram,
 		Overhead:     r.codec.Overhead(),
-		RecordSize:   wire.RecordSize,
 		Expect:       r.internalX != nil,
 		Keepalive:    r.cfg.Keepalive,
 		DeadInterval: r.cfg.Dead,

@@ -15,10 +15,14 @@
 // # Sender
 //
 //   - Records are batched many per TypeUpdate, filled up to MaxDatagram by
-//     Codec.Overhead + wire.RecordSize. Each update takes the next Seq: 1,
+//     Codec.Overhead + the records' encoded sizes. Each update takes the next Seq: 1,
 //     2 ... 2^32-1, then 1 again (0 is never used: the codec refuses it).
 //     Submit sends full datagrams at once; Flush and Tick send the last,
 //     partial one.
+//   - Both queues hold records in wire form (wire.AppendRecord, ~41
+//     octets a typical record, not a 216-octet wire.Record): a record is
+//     encoded once, when it is submitted (or swept), and an update and its
+//     resends carry those octets (wire.Message.Raw).
 //   - Sent updates stay in the resend queue until acknowledged. The queue
 //     is bounded in bytes by sync-queue-size and is the send window: an
 //     update is sent only if it fits. Records waiting for the window are

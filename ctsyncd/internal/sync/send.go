@@ -8,13 +8,20 @@ import (
 )
 
 // sender is the half of a session that sends this node's changes.
+//
+// Both of its queues hold records in wire form (wire.AppendRecord), ~41
+// octets a typical record against 216 as a wire.Record: with
+// sync-queue-size 1 MB each queue may hold ~25k records, and holding them
+// decoded cost ~5 MB each at the moment a node holds the most entries (the
+// issue's RSS aim, 100k entries under 30 MiB). A record is encoded once,
+// when it enters pending, and resent as the same octets.
 type sender struct {
 	seq   uint32 // the last Seq given
 	queue []sent // sent, unacknowledged, consecutive Seqs
 	// queueBytes is the size of queue, bounded by Config.QueueBytes.
 	queueBytes int
 
-	pending      []pend // records waiting to go, in stream order
+	pending      pendingQ // records waiting to go, in stream order
 	pendingBytes int
 	liveBytes    int // the part of pendingBytes Submit added
 
@@ -33,20 +40,112 @@ type sender struct {
 	nextDigest time.Time
 }
 
-// sent is one update datagram kept for resending.
+// sent is one update datagram kept for resending: its records as they
+// went (a resend is the same records under a new header: Boot and
+// Counter, and the MAC over them).
 type sent struct {
-	m    *wire.Message
-	size int
+	seq  uint32
+	recs []byte // RawCount n records, encoded; shared with the messages emitted
+	n    int
+	size int       // the datagram's size
 	live int       // live records in it (entries at risk)
 	at   time.Time // submission of its oldest live record
 }
 
-// pend is one record waiting for the window.
-type pend struct {
-	r    wire.Record
-	size int
+// message is d as an update to emit.
+func (d *sent) message() *wire.Message {
+	return &wire.Message{Type: wire.TypeUpdate, Seq: d.seq, Raw: d.recs, RawCount: d.n}
+}
+
+// pendingQ is the records waiting for the window: their octets back to
+// back in buf, and per record its size and whether Submit added it (a
+// live change, at risk) or the session itself (sweeps, digests). The
+// submission times of the live ones are kept per run of records submitted
+// at the same instant (Submit takes them in batches): the lag needs the
+// oldest only.
+type pendingQ struct {
+	buf  []byte
+	recs []pendRec
+	runs []liveRun
+}
+
+type pendRec struct {
+	size uint16 // a record takes at most a few hundred octets (a digest 770)
 	live bool
-	at   time.Time
+}
+
+type liveRun struct {
+	n  int
+	at time.Time
+}
+
+func (q *pendingQ) len() int { return len(q.recs) }
+
+// add appends r, encoded; it returns its size, 0 if the codec refused it.
+func (q *pendingQ) add(r *wire.Record, live bool, now time.Time) (int, error) {
+	start := len(q.buf)
+	b, err := wire.AppendRecord(q.buf, r)
+	if err != nil {
+		return 0, err
+	}
+	q.buf = b
+	size := len(b) - start
+	q.recs = append(q.recs, pendRec{size: uint16(size), live: live})
+	if live {
+		if k := len(q.runs) - 1; k >= 0 && q.runs[k].at.Equal(now) {
+			q.runs[k].n++
+		} else {
+			q.runs = append(q.runs, liveRun{n: 1, at: now})
+		}
+	}
+	return size, nil
+}
+
+// unadd removes the record add just appended (size octets, live).
+func (q *pendingQ) unadd(size int, live bool) {
+	q.buf = q.buf[:len(q.buf)-size]
+	q.recs = q.recs[:len(q.recs)-1]
+	if live {
+		k := len(q.runs) - 1
+		if q.runs[k].n--; q.runs[k].n == 0 {
+			q.runs = q.runs[:k]
+		}
+	}
+}
+
+// oldestLive is the submission time of the first live record waiting.
+func (q *pendingQ) oldestLive() (time.Time, bool) {
+	if len(q.runs) == 0 {
+		return time.Time{}, false
+	}
+	return q.runs[0].at, true
+}
+
+// take removes the first n records, bytes octets, into a new datagram
+// body, and says how many of them were live, their octets and when the
+// first of them came.
+func (q *pendingQ) take(n, bytes int) (body []byte, live, liveBytes int, at time.Time) {
+	body = make([]byte, bytes)
+	copy(body, q.buf[:bytes])
+	for _, r := range q.recs[:n] {
+		if !r.live {
+			continue
+		}
+		if live == 0 {
+			at = q.runs[0].at
+		}
+		live++
+		liveBytes += int(r.size)
+		if q.runs[0].n--; q.runs[0].n == 0 {
+			q.runs[0] = liveRun{}
+			q.runs = q.runs[1:]
+		}
+	}
+	q.buf, q.recs = q.buf[bytes:], q.recs[n:]
+	if len(q.recs) == 0 {
+		*q = pendingQ{} // let the arrays go after a flood
+	}
+	return body, live, liveBytes, at
 }
 
 // sweepJob walks Buckets of Table one bucket at a time.
@@ -66,18 +165,14 @@ func (s *sender) oldestAtRisk() (time.Time, bool) {
 			return d.at, true
 		}
 	}
-	for _, p := range s.pending {
-		if p.live {
-			return p.at, true
-		}
-	}
-	return time.Time{}, false
+	return s.pending.oldestLive()
 }
 
 // Submit queues changes of this node's internal cache for the peer (upserts
 // and deletes of entries or expectations, CS-B06), in the order the cache
 // made them. Full datagrams go at once as the window allows; Flush sends
-// the rest.
+// the rest. A record the codec refuses (the caches admit none: CS-B03,
+// wire.CheckEntry) is dropped and counted (Unencodable).
 func (s *Session) Submit(now time.Time, recs ...wire.Record) {
 	sn := &s.snd
 	for i := range recs {
@@ -91,12 +186,16 @@ func (s *Session) Submit(now time.Time, recs ...wire.Record) {
 		default:
 			continue // sweeps and digests are the session's own
 		}
-		size := s.cfg.RecordSize(r)
+		size, err := sn.pending.add(r, true, now)
+		if err != nil {
+			s.c.Unencodable++
+			continue
+		}
 		if sn.liveBytes+size > s.cfg.PendingBytes {
+			sn.pending.unadd(size, true)
 			s.overflow(now)
 			continue
 		}
-		sn.pending = append(sn.pending, pend{r: *r, size: size, live: true, at: now})
 		sn.pendingBytes += size
 		sn.liveBytes += size
 		sn.atRisk++
@@ -114,13 +213,11 @@ func (s *Session) Flush(now time.Time) { s.pump(now, true) }
 func (s *Session) overflow(now time.Time) {
 	sn := &s.snd
 	dropped := 0
-	for _, p := range sn.pending {
-		if p.live {
-			dropped++
-		}
+	for _, r := range sn.pending.runs {
+		dropped += r.n
 	}
 	sn.atRisk -= dropped
-	sn.pending, sn.pendingBytes, sn.liveBytes = nil, 0, 0
+	sn.pending, sn.pendingBytes, sn.liveBytes = pendingQ{}, 0, 0
 	// The running sweep lost records; its end must not be sent, and a
 	// new full sweep supersedes it at the receiver.
 	sn.sweeps = nil
@@ -159,9 +256,12 @@ func (s *Session) startSweep(table wire.Table, buckets uint64) {
 }
 
 // push appends a record of the session's own to pending.
-func (s *Session) push(now time.Time, r wire.Record) {
-	size := s.cfg.RecordSize(&r)
-	s.snd.pending = append(s.snd.pending, pend{r: r, size: size, at: now})
+func (s *Session) push(now time.Time, r *wire.Record) {
+	size, err := s.snd.pending.add(r, false, now)
+	if err != nil {
+		s.c.Unencodable++
+		return
+	}
 	s.snd.pendingBytes += size
 }
 
@@ -183,7 +283,7 @@ func (s *Session) pump(now time.Time, flush bool) {
 			s.sweepStep(now)
 			continue
 		}
-		if len(sn.pending) == 0 {
+		if sn.pending.len() == 0 {
 			return
 		}
 		n, size, full := s.fit()
@@ -205,14 +305,14 @@ func (s *Session) pump(now time.Time, flush bool) {
 // whether it is full (the next record would not fit).
 func (s *Session) fit() (n, size int, full bool) {
 	size = s.cfg.Overhead
-	for _, p := range s.snd.pending {
-		if size+p.size > s.cfg.MaxDatagram {
+	for _, p := range s.snd.pending.recs {
+		if size+int(p.size) > s.cfg.MaxDatagram {
 			if n == 0 { // larger than a datagram on its own: send it alone
-				return 1, size + p.size, true
+				return 1, size + int(p.size), true
 			}
 			return n, size, true
 		}
-		size += p.size
+		size += int(p.size)
 		n++
 	}
 	return n, size, false
@@ -220,33 +320,18 @@ func (s *Session) fit() (n, size int, full bool) {
 
 func (s *Session) sendUpdate(now time.Time, n, size int) {
 	sn := &s.snd
-	m := &wire.Message{Type: wire.TypeUpdate, Records: make([]wire.Record, n)}
-	d := sent{size: size}
-	for i, p := range sn.pending[:n] {
-		m.Records[i] = p.r
-		sn.pendingBytes -= p.size
-		if p.live {
-			sn.liveBytes -= p.size
-			if d.live == 0 {
-				d.at = p.at
-			}
-			d.live++
-		}
-	}
-	clear(sn.pending[:n])
-	sn.pending = sn.pending[n:]
-	if len(sn.pending) == 0 {
-		sn.pending = nil // let the backing array go after a flood
-	}
+	bytes := size - s.cfg.Overhead
+	body, live, liveBytes, at := sn.pending.take(n, bytes)
+	sn.pendingBytes -= bytes
+	sn.liveBytes -= liveBytes
 	sn.seq = succ(sn.seq)
-	m.Seq = sn.seq
-	d.m = m
+	d := sent{seq: sn.seq, recs: body, n: n, size: size, live: live, at: at}
 	sn.queue = append(sn.queue, d)
 	sn.queueBytes += size
 	s.c.UpdatesSent++
 	s.c.RecordsSent += uint64(n)
 	sn.lastProbe = now
-	s.emit(now, m)
+	s.emit(now, d.message())
 }
 
 // sweepStep moves the running sweep one step: its begin, one bucket's
@@ -258,14 +343,14 @@ func (s *Session) sweepStep(now time.Time) {
 	if !j.begun {
 		j.begun = true
 		sn.open[j.table] = true
-		s.push(now, wire.Record{Kind: wire.RecordSweepBegin, Sweep: sw})
+		s.push(now, &wire.Record{Kind: wire.RecordSweepBegin, Sweep: sw})
 		return
 	}
 	for j.next < ct.Buckets && j.buckets&(1<<j.next) == 0 {
 		j.next++
 	}
 	if j.next >= ct.Buckets {
-		s.push(now, wire.Record{Kind: wire.RecordSweepEnd, Sweep: sw})
+		s.push(now, &wire.Record{Kind: wire.RecordSweepEnd, Sweep: sw})
 		sn.open[j.table] = false
 		sn.sweeps = sn.sweeps[1:]
 		s.c.SweepsSent++
@@ -274,16 +359,19 @@ func (s *Session) sweepStep(now time.Time) {
 	}
 	bit := uint64(1) << j.next
 	j.next++
+	// Each record is encoded at once: the cache's *ct.Entry (or Expect)
+	// is valid only during the call.
 	if j.table == wire.TableMain {
+		rec := wire.Record{Kind: wire.RecordUpsert}
 		s.local.RangeBuckets(bit, func(e *ct.Entry) bool {
-			s.push(now, wire.Record{Kind: wire.RecordUpsert, Entry: *e})
+			rec.Entry = *e
+			s.push(now, &rec)
 			return true
 		})
 		return
 	}
 	s.localX.RangeBuckets(bit, func(x *ct.Expect) bool {
-		c := *x // the cache reuses x
-		s.push(now, wire.Record{Kind: wire.RecordExpectUpsert, Expect: &c})
+		s.push(now, &wire.Record{Kind: wire.RecordExpectUpsert, Expect: x})
 		return true
 	})
 }
@@ -297,7 +385,7 @@ func (s *Session) pushDigest(now time.Time, table wire.Table) {
 	} else {
 		sums = s.localX.Sums()
 	}
-	s.push(now, wire.Record{Kind: wire.RecordDigest, Digest: &wire.Digest{Table: table, Sums: sums}})
+	s.push(now, &wire.Record{Kind: wire.RecordDigest, Digest: &wire.Digest{Table: table, Sums: sums}})
 }
 
 // onAck frees the updates up to ack and lets pending records go.
@@ -307,7 +395,7 @@ func (s *Session) onAck(now time.Time, ack uint32) {
 		return // not ours (a previous run's numbers)
 	}
 	i := 0
-	for i < len(sn.queue) && !after(sn.queue[i].m.Seq, ack) {
+	for i < len(sn.queue) && !after(sn.queue[i].seq, ack) {
 		sn.queueBytes -= sn.queue[i].size
 		sn.atRisk -= sn.queue[i].live
 		i++
@@ -341,11 +429,10 @@ func (s *Session) onNack(now time.Time, from, to uint32) {
 	for k := range span {
 		seq := add(from, k)
 		if len(sn.queue) > 0 {
-			if idx := dist(seq, sn.queue[0].m.Seq); idx >= 0 && int(idx) < len(sn.queue) {
-				c := *sn.queue[idx].m
+			if idx := dist(seq, sn.queue[0].seq); idx >= 0 && int(idx) < len(sn.queue) {
 				s.c.Retransmits++
 				sn.lastProbe = now
-				s.emit(now, &c)
+				s.emit(now, sn.queue[idx].message())
 				continue
 			}
 		}

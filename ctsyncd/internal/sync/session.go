@@ -41,8 +41,6 @@ type Config struct {
 	// Overhead is an update's bytes besides its records
 	// (wire.Codec.Overhead); the default is enough for any codec.
 	Overhead int
-	// RecordSize is a record's encoded size; nil means wire.RecordSize.
-	RecordSize func(*wire.Record) int
 	// Expect: the expectation table is synced too (expect-sync set).
 	Expect bool
 
@@ -73,9 +71,6 @@ func (c Config) withDefaults() Config {
 	def(&c.PendingBytes, c.QueueBytes)
 	def(&c.MaxDatagram, wire.MaxDatagram)
 	def(&c.Overhead, defaultOverhead)
-	if c.RecordSize == nil {
-		c.RecordSize = wire.RecordSize
-	}
 	// A window smaller than one datagram would never open.
 	c.QueueBytes = max(c.QueueBytes, c.MaxDatagram)
 	defD(&c.Keepalive, DefaultKeepalive)
@@ -198,8 +193,12 @@ type Counters struct {
 	// that many live records were dropped for a full sweep (CS-B09).
 	Overflows, DroppedRecords uint64
 	Retransmits               uint64
-	NacksSent, NacksRecv      uint64
-	AcksSent, AcksRecv        uint64
+	// Unencodable: records the codec refused, dropped before they
+	// entered the stream (never expected: the caches admit no entry
+	// the codec refuses, wire.CheckEntry).
+	Unencodable          uint64
+	NacksSent, NacksRecv uint64
+	AcksSent, AcksRecv   uint64
 	// ResyncSent: full resyncs asked of the peer; ResyncAnswered: asked
 	// by the peer and started here.
 	ResyncSent, ResyncAnswered uint64
@@ -282,8 +281,8 @@ func New(cfg Config, local Local, localX LocalExpect, remote Remote, remoteX Rem
 }
 
 // Outbox returns the messages to send, in order, and empties it. The shell
-// marshals and sends them; the session keeps pointers to updates for
-// resending, so they must not be changed.
+// marshals and sends them. An update's Raw records are the session's
+// resend copy: they must not be changed.
 func (s *Session) Outbox() []*wire.Message {
 	out := s.out
 	s.out = nil
@@ -355,7 +354,7 @@ func (s *Session) Status(now time.Time) Status {
 // Idle reports whether nothing waits to be sent or acknowledged: no
 // pending records, no sweep, an empty resend queue.
 func (s *Session) Idle() bool {
-	return len(s.snd.pending) == 0 && len(s.snd.sweeps) == 0 && len(s.snd.queue) == 0
+	return s.snd.pending.len() == 0 && len(s.snd.sweeps) == 0 && len(s.snd.queue) == 0
 }
 
 func (s *Session) event(ev Event) { s.events = append(s.events, ev) }
@@ -393,7 +392,7 @@ func (s *Session) Next(now time.Time) time.Time {
 	if s.stateCh {
 		at(now)
 	}
-	if len(s.snd.pending) > 0 {
+	if s.snd.pending.len() > 0 {
 		if _, size, _ := s.fit(); s.windowOpen(size) {
 			at(now) // a partial datagram waits for a Flush
 		}

@@ -42,16 +42,33 @@ func (h *harness) advance(d time.Duration) {
 	h.n.s.Tick(h.now)
 }
 
-// out drains the outbox and keeps the messages of type typ.
+// out drains the outbox and keeps the messages of type typ, as the peer
+// would decode them (an update's records go out encoded, in Raw).
 func (h *harness) out(typ wire.Type) []*wire.Message {
 	var ms []*wire.Message
 	for _, m := range h.n.s.Outbox() {
 		if m.Type == typ {
-			ms = append(ms, m)
+			ms = append(ms, h.wireTrip(m))
 		}
 	}
 	return ms
 }
+
+// wireTrip passes m through the unauthenticated codec.
+func (h *harness) wireTrip(m *wire.Message) *wire.Message {
+	h.t.Helper()
+	b, err := plainCodec.Marshal(m)
+	if err != nil {
+		h.t.Fatalf("marshal %v: %v", m.Type, err)
+	}
+	got, err := plainCodec.Unmarshal(b)
+	if err != nil {
+		h.t.Fatalf("unmarshal %v: %v", m.Type, err)
+	}
+	return got
+}
+
+var plainCodec = wire.NewCodec(nil)
 
 // meet makes the peer known and alive, synced at Seq 1, and drains.
 func (h *harness) meet() {

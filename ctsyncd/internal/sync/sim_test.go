@@ -151,7 +151,7 @@ var simCodec = wire.NewCodec([]byte("sim secret"))
 
 func simConfig(boot uint32) Config {
 	return Config{Boot: boot, Expect: true, QueueBytes: 64 << 10,
-		Overhead: simCodec.Overhead(), RecordSize: wire.RecordSize}
+		Overhead: simCodec.Overhead()}
 }
 
 // TestSimConverges (CS-B06, CS-B07, CS-B09, CS-B17, issue 5 "5 % loss ...

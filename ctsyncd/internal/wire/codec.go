@@ -93,6 +93,9 @@ func (c *Codec) Size(m *Message) int {
 		for i := range m.Records {
 			n += RecordSize(&m.Records[i])
 		}
+		if len(m.Records) == 0 {
+			n += len(m.Raw)
+		}
 	}
 	if c.auth {
 		n += MACLen
@@ -147,27 +150,39 @@ func (c *Codec) appendMessage(b []byte, m *Message) ([]byte, error) {
 	b = append(b, Magic[0], Magic[1], Magic[2], Magic[3], Version, byte(m.Type), flags, 0)
 	b = binary.BigEndian.AppendUint32(b, m.Boot)
 	b = binary.BigEndian.AppendUint32(b, m.Counter)
-	if m.Type != TypeUpdate && len(m.Records) != 0 {
-		return nil, fmt.Errorf("%d records: only an Update carries records", len(m.Records))
+	if m.Type != TypeUpdate && (len(m.Records) != 0 || m.RawCount != 0 || len(m.Raw) != 0) {
+		return nil, fmt.Errorf("%d records: only an Update carries records", len(m.Records)+m.RawCount)
 	}
 	switch m.Type {
 	case TypeUpdate:
 		if m.Seq == 0 {
 			return nil, errors.New("update Seq 0: updates are numbered from 1")
 		}
-		if len(m.Records) == 0 {
+		if len(m.Records) != 0 && (m.RawCount != 0 || len(m.Raw) != 0) {
+			return nil, errors.New("both Records and Raw set: an Update carries one or the other")
+		}
+		n := len(m.Records) + m.RawCount
+		if n == 0 {
 			return nil, errors.New("no records: an Update carries at least one")
 		}
-		if len(m.Records) > 0xffff {
-			return nil, fmt.Errorf("%d records: at most 65535", len(m.Records))
+		if n > 0xffff {
+			return nil, fmt.Errorf("%d records: at most 65535", n)
 		}
 		b = binary.BigEndian.AppendUint32(b, m.Seq)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(m.Records)))
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
 		for i := range m.Records {
 			var err error
 			if b, err = appendRecord(b, &m.Records[i]); err != nil {
 				return nil, fmt.Errorf("record %d (%v): %w", i, m.Records[i].Kind, err)
 			}
+		}
+		if m.RawCount != 0 {
+			// Raw comes from AppendRecord, which checked every record; a
+			// count that cannot match its length is a caller's slip.
+			if m.RawCount < 0 || len(m.Raw) < m.RawCount*minRecordLen {
+				return nil, fmt.Errorf("%d raw records in %d octets: a record takes at least %d (build Raw with AppendRecord)", m.RawCount, len(m.Raw), minRecordLen)
+			}
+			b = append(b, m.Raw...)
 		}
 	case TypeAck:
 		b = binary.BigEndian.AppendUint32(b, m.Ack)

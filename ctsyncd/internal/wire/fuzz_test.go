@@ -76,6 +76,14 @@ func FuzzUnmarshal(f *testing.F) {
 		if codec.Size(m) != len(b) {
 			t.Fatalf("Size %d, datagram %d", codec.Size(m), len(b))
 		}
+		if m.Type == TypeUpdate {
+			// The records kept encoded, as a sender's queue holds them,
+			// make the same datagram.
+			raw := &Message{Type: m.Type, Boot: m.Boot, Counter: m.Counter, Seq: m.Seq, Raw: rawOf(t, m.Records), RawCount: len(m.Records)}
+			if again, err := codec.Marshal(raw); err != nil || !bytes.Equal(again, b) {
+				t.Fatalf("the same update from Raw: %x, %v; want %x", again, err, b)
+			}
+		}
 		if len(m.Records) == 0 {
 			m.Records = nil // as Unmarshal leaves it
 		}

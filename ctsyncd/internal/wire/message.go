@@ -89,6 +89,14 @@ type Message struct {
 	Buckets uint64
 	// Records: TypeUpdate's content, applied in order.
 	Records []Record
+	// Raw and RawCount are TypeUpdate's content already encoded, for a
+	// sender that keeps what it sent in wire form (a record is ~41 octets
+	// there against 216 as a Record): RawCount records that AppendRecord
+	// wrote back to back. Marshal copies them after the update's fields
+	// when Records is empty; Unmarshal always decodes into Records and
+	// leaves these empty.
+	Raw      []byte
+	RawCount int
 }
 
 // RecordKind is what a record does to the receiver's external cache.

@@ -147,6 +147,32 @@ func xtupleSize(t *ct.Tuple, fam byte) int {
 
 func hasNAT(x *ct.Expect) bool { return x.NATDir != 0 || x.NATTuple != (ct.Tuple{}) }
 
+// AppendRecord appends r in its wire form (docs/ctsyncd-wire.md,
+// "Records"), as Marshal writes it into an Update, and returns the
+// extended buffer; RecordSize(r) octets are added. It refuses, with dst
+// unchanged, what Marshal would refuse. A sender that keeps records
+// encoded (Message.Raw) builds them with it.
+func AppendRecord(dst []byte, r *Record) ([]byte, error) {
+	b, err := appendRecord(dst, r)
+	if err != nil {
+		return dst, fmt.Errorf("wire: %v record: %w", r.Kind, err)
+	}
+	return b, nil
+}
+
+// ParseRecord decodes the record at the start of b into r (overwriting
+// it) and returns its length: Unmarshal's decoding of one record of an
+// Update. Errors are *DropError.
+func ParseRecord(b []byte, r *Record) (int, error) {
+	*r = Record{}
+	n, err := decodeRecord(b, r)
+	if err != nil {
+		*r = Record{}
+		return 0, err
+	}
+	return n, nil
+}
+
 // appendRecord encodes r, refusing what decodeRecord would refuse.
 func appendRecord(b []byte, r *Record) ([]byte, error) {
 	switch r.Kind {
