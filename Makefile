@@ -40,11 +40,14 @@ E2E_TIMEOUT  := 30m
 
 all: build
 
+# Static binaries without cgo: nothing here needs libc, a packager ships
+# one file per daemon, and the resident set is ~3 MiB smaller (no libc
+# pages; ctsyncd holding 100k entries: 30.3 -> 27.3 MiB, docs/benchmarks.md).
 build:
 	@mkdir -p $(BIN)
 	@for d in $(DAEMONS); do \
-		echo "go build -o bin/$$d ./$$d"; \
-		$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/$$d ./$$d || exit 1; \
+		echo "CGO_ENABLED=0 go build -o bin/$$d ./$$d"; \
+		CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/$$d ./$$d || exit 1; \
 	done
 
 test: deps proto-check vet unit e2e
