@@ -36,6 +36,10 @@ const (
 	// MaxHelperLen is the longest helper name (NF_CT_HELPER_NAME_LEN less
 	// the NUL).
 	MaxHelperLen = 15
+	// MaxExpectFnLen is the longest expectation function name: the
+	// kernel's are short ("nat-follow-master", "sip", "Q.931"); a
+	// length octet would allow more than a sane peer sends.
+	MaxExpectFnLen = 31
 
 	updateFieldsLen = 6 // Seq, record count
 )

@@ -92,6 +92,17 @@ func ftpControl() ct.Entry {
 	return e
 }
 
+// ftpPASV is an FTP control connection after nf_nat_ftp rewrote a PASV
+// reply a byte longer: it carries the NAT sequence adjustment.
+func ftpPASV() ct.Entry {
+	e := tcp4()
+	e.Orig.DstPort, e.Reply.SrcPort = 21, 21
+	e.Helper = "ftp"
+	e.Status |= ct.StatusHelper | ct.StatusSeqAdjust
+	e.SeqAdjReply = ct.SeqAdj{CorrectionPos: 0x8e3c1a22, OffsetBefore: 0, OffsetAfter: 1}
+	return e
+}
+
 // ftpData is the FTP helper's expectation of a passive data connection.
 func ftpData() ct.Expect {
 	e := ftpControl()
@@ -115,6 +126,14 @@ func natExpect() ct.Expect {
 	x.NATDir = 1
 	x.NATTuple = ct.Tuple{Src: netip.MustParseAddr("198.51.100.1"), Proto: ct.ProtoTCP, SrcPort: 50000}
 	x.Flags, x.Class, x.Zone = 0x4, 2, 0
+	return x
+}
+
+// natFollowMaster is natExpect with the function that NATs the expected
+// connection, as the kernel reports it.
+func natFollowMaster() ct.Expect {
+	x := natExpect()
+	x.Fn = "nat-follow-master"
 	return x
 }
 
@@ -181,6 +200,8 @@ func pick[T any](rng *rand.Rand, zero, v T) T {
 	return v
 }
 
+var randFns = []string{"", "", "nat-follow-master", "sip", "Q.931", "H.245", "fifteen-octets!"}
+
 var randHelpers = []string{"", "ftp", "sip", "tftp", "h245", "Q.931", "RAS", "x", "fifteen-octets!"}
 
 func randEntry(rng *rand.Rand) ct.Entry {
@@ -203,6 +224,12 @@ func randEntry(rng *rand.Rand) ct.Entry {
 	}
 	if proto == ct.ProtoSCTP && rng.IntN(4) != 0 {
 		e.SCTP = ct.SCTPInfo{State: uint8(rng.IntN(8)), VTagOrig: rng.Uint32() | 1, VTagReply: rng.Uint32()}
+	}
+	if rng.IntN(4) == 0 {
+		e.SeqAdjOrig = ct.SeqAdj{CorrectionPos: rng.Uint32(), OffsetBefore: rng.Uint32(), OffsetAfter: rng.Uint32()}
+	}
+	if rng.IntN(4) == 0 {
+		e.SeqAdjReply = ct.SeqAdj{CorrectionPos: rng.Uint32() | 1}
 	}
 	return e
 }
@@ -227,6 +254,7 @@ func randExpect(rng *rand.Rand) ct.Expect {
 		x.NATDir = rng.Uint32N(2)
 		x.NATTuple = randTuple(rng, fam, p(), true)
 	}
+	x.Fn = randFns[rng.IntN(len(randFns))]
 	return x
 }
 

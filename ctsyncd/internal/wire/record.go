@@ -19,8 +19,13 @@ const (
 	entryHelper = 1 << 2
 	entryTCP    = 1 << 3
 	entrySCTP   = 1 << 4
-	entryAll    = entryMark | entryZone | entryHelper | entryTCP | entrySCTP
+	entrySeqAdj = 1 << 5
+	entryAll    = entryMark | entryZone | entryHelper | entryTCP | entrySCTP | entrySeqAdj
 )
+
+// seqAdjLen is the NAT sequence adjustments of both directions: position,
+// offset before, offset after, 4 octets each.
+const seqAdjLen = 2 * 3 * 4
 
 // Presence bits of an expectation record.
 const (
@@ -29,7 +34,8 @@ const (
 	expectNAT    = 1 << 2
 	expectFlags  = 1 << 3
 	expectClass  = 1 << 4
-	expectAll    = expectZone | expectHelper | expectNAT | expectFlags | expectClass
+	expectFn     = 1 << 5
+	expectAll    = expectZone | expectHelper | expectNAT | expectFlags | expectClass | expectFn
 )
 
 // Address bits of an expectation's tuple: a mask or NAT tuple may lack an
@@ -95,6 +101,9 @@ func RecordSize(r *Record) int {
 		if e.Mark != 0 {
 			n += 4
 		}
+		if e.HasSeqAdj() {
+			n += seqAdjLen
+		}
 		if e.Helper != "" {
 			n += 1 + len(e.Helper)
 		}
@@ -124,6 +133,9 @@ func RecordSize(r *Record) int {
 		}
 		if hasNAT(x) {
 			n += 4 + xtupleSize(&x.NATTuple, fam)
+		}
+		if x.Fn != "" {
+			n += 1 + len(x.Fn)
 		}
 		return n
 	case RecordSweepBegin, RecordSweepEnd:
@@ -239,12 +251,14 @@ func checkL4(t *ct.Tuple, what string) error {
 	return nil
 }
 
-func checkHelper(h string) error {
-	if len(h) > MaxHelperLen {
-		return fmt.Errorf("helper name %q: longer than %d octets", h, MaxHelperLen)
+// checkName checks a helper's or an expectation function's name (what)
+// of at most max octets.
+func checkName(what, h string, max int) error {
+	if len(h) > max {
+		return fmt.Errorf("%s name %q: longer than %d octets", what, h, max)
 	}
 	if strings.IndexByte(h, 0) >= 0 {
-		return fmt.Errorf("helper name %q holds a NUL", h)
+		return fmt.Errorf("%s name %q holds a NUL", what, h)
 	}
 	return nil
 }
@@ -300,10 +314,13 @@ func appendEntry(b []byte, kind RecordKind, e *ct.Entry) ([]byte, error) {
 			flags |= entryMark
 		}
 		if e.Helper != "" {
-			if err := checkHelper(e.Helper); err != nil {
+			if err := checkName("helper", e.Helper, MaxHelperLen); err != nil {
 				return nil, err
 			}
 			flags |= entryHelper
+		}
+		if e.HasSeqAdj() {
+			flags |= entrySeqAdj
 		}
 		if e.TCP != (ct.TCPInfo{}) {
 			if proto != ct.ProtoTCP {
@@ -339,6 +356,13 @@ func appendEntry(b []byte, kind RecordKind, e *ct.Entry) ([]byte, error) {
 		}
 		if flags&entryMark != 0 {
 			b = binary.BigEndian.AppendUint32(b, e.Mark)
+		}
+		if flags&entrySeqAdj != 0 {
+			for _, a := range [2]*ct.SeqAdj{&e.SeqAdjOrig, &e.SeqAdjReply} {
+				b = binary.BigEndian.AppendUint32(b, a.CorrectionPos)
+				b = binary.BigEndian.AppendUint32(b, a.OffsetBefore)
+				b = binary.BigEndian.AppendUint32(b, a.OffsetAfter)
+			}
 		}
 	}
 	if flags&entryZone != 0 {
@@ -400,10 +424,16 @@ func appendExpect(b []byte, kind RecordKind, x *ct.Expect) ([]byte, error) {
 			return nil, err
 		}
 		if x.Helper != "" {
-			if err := checkHelper(x.Helper); err != nil {
+			if err := checkName("helper", x.Helper, MaxHelperLen); err != nil {
 				return nil, err
 			}
 			flags |= expectHelper
+		}
+		if x.Fn != "" {
+			if err := checkName("expectation function", x.Fn, MaxExpectFnLen); err != nil {
+				return nil, err
+			}
+			flags |= expectFn
 		}
 		if hasNAT(x) {
 			if err := checkXTuple(&x.NATTuple, fam, "NAT", false); err != nil {
@@ -441,6 +471,10 @@ func appendExpect(b []byte, kind RecordKind, x *ct.Expect) ([]byte, error) {
 	if flags&expectNAT != 0 {
 		b = binary.BigEndian.AppendUint32(b, x.NATDir)
 		b = appendXTuple(b, &x.NATTuple)
+	}
+	if flags&expectFn != 0 {
+		b = append(b, byte(len(x.Fn)))
+		b = append(b, x.Fn...)
 	}
 	return b, nil
 }
@@ -555,15 +589,17 @@ func (r *reader) xtuple(t *ct.Tuple, fam byte, what string) (bits byte) {
 	return bits
 }
 
-// helper reads a helper name, sharing the string of the usual ones so that
-// decoding them allocates nothing.
-func (r *reader) helper() string {
+// name reads a helper's or an expectation function's name (what) of at
+// most max octets,
+// sharing the string of the usual ones so that decoding them allocates
+// nothing.
+func (r *reader) name(what string, max int) string {
 	n := int(r.u8())
 	if r.err != nil {
 		return ""
 	}
-	if n == 0 || n > MaxHelperLen {
-		r.fail("helper name of %d octets: want 1 to %d", n, MaxHelperLen)
+	if n == 0 || n > max {
+		r.fail("%s name of %d octets: want 1 to %d", what, n, max)
 		return ""
 	}
 	if !r.need(n) {
@@ -573,7 +609,7 @@ func (r *reader) helper() string {
 	r.off += n
 	for _, c := range s {
 		if c == 0 {
-			r.fail("helper name %q holds a NUL", s)
+			r.fail("%s name %q holds a NUL", what, s)
 			return ""
 		}
 	}
@@ -602,6 +638,10 @@ func (r *reader) helper() string {
 		return "snmp"
 	case "sane":
 		return "sane"
+	case "nat-follow-master":
+		return "nat-follow-master"
+	case "H.245":
+		return "H.245"
 	}
 	return string(s)
 }
@@ -697,6 +737,9 @@ func (r *reader) entry(kind RecordKind, e *ct.Entry) {
 		if flags&entryMark != 0 {
 			n += 4
 		}
+		if flags&entrySeqAdj != 0 {
+			n += seqAdjLen
+		}
 	}
 	if flags&entryZone != 0 {
 		n += 2
@@ -724,12 +767,19 @@ func (r *reader) entry(kind RecordKind, e *ct.Entry) {
 			e.Mark = binary.BigEndian.Uint32(p[i:])
 			i += 4
 		}
+		if flags&entrySeqAdj != 0 {
+			for _, a := range [2]*ct.SeqAdj{&e.SeqAdjOrig, &e.SeqAdjReply} {
+				*a = ct.SeqAdj{CorrectionPos: binary.BigEndian.Uint32(p[i:]),
+					OffsetBefore: binary.BigEndian.Uint32(p[i+4:]), OffsetAfter: binary.BigEndian.Uint32(p[i+8:])}
+				i += 12
+			}
+		}
 	}
 	if flags&entryZone != 0 {
 		e.Zone = binary.BigEndian.Uint16(p[i:])
 	}
 	if flags&entryHelper != 0 {
-		e.Helper = r.helper()
+		e.Helper = r.name("helper", MaxHelperLen)
 	}
 	if r.err != nil {
 		return
@@ -738,6 +788,7 @@ func (r *reader) entry(kind RecordKind, e *ct.Entry) {
 	case flags&entryTCP != 0 && e.TCP == (ct.TCPInfo{}),
 		flags&entrySCTP != 0 && e.SCTP == (ct.SCTPInfo{}),
 		flags&entryMark != 0 && e.Mark == 0,
+		flags&entrySeqAdj != 0 && !e.HasSeqAdj(),
 		flags&entryZone != 0 && e.Zone == 0:
 		r.fail("presence bits %#02x announce a field that is zero", flags)
 	}
@@ -803,11 +854,14 @@ func (r *reader) expect(kind RecordKind, x *ct.Expect) {
 		x.Zone = r.u16()
 	}
 	if flags&expectHelper != 0 {
-		x.Helper = r.helper()
+		x.Helper = r.name("helper", MaxHelperLen)
 	}
 	if flags&expectNAT != 0 {
 		x.NATDir = r.u32()
 		r.xtuple(&x.NATTuple, fam, "NAT")
+	}
+	if flags&expectFn != 0 {
+		x.Fn = r.name("expectation function", MaxExpectFnLen)
 	}
 	if r.err != nil {
 		return

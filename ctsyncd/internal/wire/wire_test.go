@@ -72,6 +72,7 @@ func TestCS_B06RoundTrip(t *testing.T) {
 		{"update sctp", Message{Type: TypeUpdate, Seq: 4, Records: []Record{upsert(sctp4())}}},
 		{"update gre (no ports)", Message{Type: TypeUpdate, Seq: 5, Records: []Record{upsert(gre4()), deleteOf(gre4())}}},
 		{"update helper mark zone", Message{Type: TypeUpdate, Seq: 6, Records: []Record{upsert(ftpControl())}}},
+		{"update sequence adjustment", Message{Type: TypeUpdate, Seq: 6, Records: []Record{upsert(ftpPASV())}}},
 		{"update deletes", Message{Type: TypeUpdate, Seq: 7, Records: []Record{deleteOf(tcp4()), deleteOf(udp6()), deleteOf(icmp6())}}},
 		{"update ipv4-mapped ipv6", Message{Type: TypeUpdate, Seq: 8, Records: func() []Record {
 			e := tcp4()
@@ -82,6 +83,7 @@ func TestCS_B06RoundTrip(t *testing.T) {
 		}()}},
 		{"update expectations", Message{Type: TypeUpdate, Seq: 9, Records: []Record{
 			expectUpsert(ftpData()), expectUpsert(natExpect()), expectDeleteOf(ftpData()), expectDeleteOf(natExpect())}}},
+		{"update expectation function", Message{Type: TypeUpdate, Seq: 9, Records: []Record{expectUpsert(natFollowMaster())}}},
 		{"update sweep and digest", Message{Type: TypeUpdate, Seq: 10, Records: []Record{
 			{Kind: RecordSweepBegin, Sweep: Sweep{ID: 1, Table: TableMain, Buckets: ^uint64(0)}},
 			upsert(tcp4()),
@@ -324,6 +326,12 @@ func TestCS_B21EveryDropReason(t *testing.T) {
 			clear(b[recOff+4+24+8 : recOff+4+24+8+5])
 			return b
 		}), DropBadRecord, "zero"},
+		{"zero sequence adjustment", plain, edit(Message{Type: TypeUpdate, Seq: 1, Records: []Record{upsert(ftpPASV())}}, func(b []byte) []byte {
+			clear(b[recOff+4+24+8+5 : recOff+4+24+8+5+seqAdjLen])
+			return b
+		}), DropBadRecord, "zero"},
+		{"function length 0", plain, edit(Message{Type: TypeUpdate, Seq: 1, Records: []Record{expectUpsert(natFollowMaster())}},
+			func(b []byte) []byte { b[len(b)-1-len("nat-follow-master")] = 0; return b }), DropBadRecord, "expectation function name of 0"},
 		{"mark bit on delete", plain, edit(Message{Type: TypeUpdate, Seq: 1, Records: []Record{deleteOf(tcp4())}}, func(b []byte) []byte { b[recOff+3] = entryMark; return b }), DropBadRecord, "presence bits"},
 		{"sweep no bucket", plain, edit(Message{Type: TypeUpdate, Seq: 1, Records: []Record{{Kind: RecordSweepBegin, Sweep: Sweep{Buckets: 1}}}},
 			func(b []byte) []byte { b[len(b)-1] = 0; return b }), DropBadRecord, "no bucket"},
