@@ -109,12 +109,11 @@ func (f *ftpLab) retrieve(t *testing.T, c *ftpClient, addr netip.AddrPort) {
 //
 // PASV: R1's nf_nat_ftp writes the VIP into the reply, a byte longer than
 // the server's address, and from then on shifts the control connection's
-// sequence numbers by that byte. ctsyncd does not carry the shift
-// (ctnetlink's CTA_SEQ_ADJ_*), so R2 cannot carry this control connection
-// on: the client sends RETR before the failover, and the test checks the
-// data connection only. EPSV carries no address, nothing is shifted, and
-// the whole session continues through R2: RETR, 226 and QUIT after the
-// failover.
+// sequence numbers by that byte (the NAT sequence adjustment): R2 must
+// hold the same shift, or the control connection stalls after the
+// failover. EPSV carries no address and nothing is shifted. Either way the
+// whole session continues through R2: RETR, the data, 226 and QUIT after
+// the failover.
 func TestCS_C04_ExpectSync_FTPDataAfterFailover(t *testing.T) {
 	for _, verb := range []string{"PASV", "EPSV"} {
 		t.Run(verb, func(t *testing.T) {
@@ -122,7 +121,10 @@ func TestCS_C04_ExpectSync_FTPDataAfterFailover(t *testing.T) {
 			c := f.login(t)
 			data := f.passiveViaR1(t, c, verb, true)
 			if verb == "PASV" {
-				c.do(t, "RETR file", 150)
+				if adj := kernelEntry(t, f.r1.node, c.conn).SeqAdjReply; adj.OffsetAfter == 0 {
+					t.Fatalf("R1's control entry has no sequence adjustment after PASV (%+v): nf_nat_ftp lengthened nothing, the test proves nothing", adj)
+				}
+				f.r2.waitExternalSeqAdj(t, c.conn)
 			}
 			f.crashR1(t, c)
 			waitKernelExpect(t, f.r2.node, data)
@@ -130,8 +132,9 @@ func TestCS_C04_ExpectSync_FTPDataAfterFailover(t *testing.T) {
 				t.Fatalf("R2's last commit wrote no expectation: %v, %v", st.GetLastCommit(), err)
 			}
 			if verb == "PASV" {
-				f.retrieve(t, c, data)
-				return
+				if adj := kernelEntry(t, f.r2.node, c.conn).SeqAdjReply; adj.OffsetAfter == 0 {
+					t.Errorf("R2 committed the control entry without R1's sequence adjustment (%+v)", adj)
+				}
 			}
 			c.do(t, "RETR file", 150)
 			f.retrieve(t, c, data)
@@ -149,11 +152,14 @@ const dataRefused = 10 * time.Second
 // failover but the expectation does not, and the data connection through
 // R2 fails (it reaches R2 itself, the VIP, and is refused). A new EPSV
 // through R2 then works: the path is fine, only the expectation was
-// missing.
+// missing. The control connection carries on after PASV lengthened a
+// reply because the engine reads helper-NATed entries again for their
+// sequence adjustment, which no event announces.
 func TestCS_C04_ExpectSync_FTPWithoutExpectSync(t *testing.T) {
 	f := newFTPLab(t, syncConfig())
 	c := f.login(t)
-	data := f.passiveViaR1(t, c, "EPSV", false)
+	data := f.passiveViaR1(t, c, "PASV", false)
+	f.r2.waitExternalSeqAdj(t, c.conn)
 	f.crashR1(t, c)
 	if xs := kernelExpects(t, f.r2.node); len(xs) != 0 {
 		t.Fatalf("R2's kernel holds expectations without expect-sync: %+v", xs)

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hasuite/hasuite/ctsyncd/internal/ct"
 	"github.com/hasuite/hasuite/ctsyncd/internal/ctnl"
@@ -439,6 +440,39 @@ func kernelExpects(t *testing.T, node *netlab.Node) []ct.Expect {
 	return xs
 }
 
+// kernelEntry is the node's conntrack entry of the client's connection
+// conn (the Internet host's side: its original tuple runs from the
+// client's address and port to the address it dialled).
+func kernelEntry(t *testing.T, node *netlab.Node, conn net.Conn) ct.Entry {
+	t.Helper()
+	local := conn.LocalAddr().(*net.TCPAddr).AddrPort()
+	remote := conn.RemoteAddr().(*net.TCPAddr).AddrPort()
+	var found *ct.Entry
+	err := node.Do(func() error {
+		c, err := ctnl.Dial(ctnl.Options{})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return c.Dump(t.Context(), func(e *ct.Entry) error {
+			o := e.Orig
+			if o.Proto == ct.ProtoTCP && o.Src == local.Addr() && o.SrcPort == local.Port() &&
+				o.Dst == remote.Addr() && o.DstPort == remote.Port() {
+				v := *e
+				found = &v
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("dump %s's table: %v", node.Name(), err)
+	}
+	if found == nil {
+		t.Fatalf("%s's kernel has no entry %s -> %s", node.Name(), local, remote)
+	}
+	return *found
+}
+
 // waitKernelExpect waits until the node's kernel expects the data
 // connection to addr, and returns the expectation.
 func waitKernelExpect(t *testing.T, node *netlab.Node, addr netip.AddrPort) ct.Expect {
@@ -457,25 +491,60 @@ func waitKernelExpect(t *testing.T, node *netlab.Node, addr netip.AddrPort) ct.E
 	return found
 }
 
-// externalExpects are the expectations of `show conntrack-sync
-// external-cache expect --json`: the daemon's own view of the peer's.
-func (r *router) externalExpects(t *testing.T) ([]*ctsyncv1.Expect, error) {
-	out, err := r.cli(t.Context(), t, "show", "conntrack-sync", "external-cache", "expect", "--json")
+// externalRows are the rows of `show conntrack-sync external-cache TABLE
+// --json` ("main" rows under "entries", "expect" rows under "expects"):
+// the daemon's own view of the peer's table.
+func externalRows[T any, P interface {
+	*T
+	proto.Message
+}](t *testing.T, r *router, table string) ([]P, error) {
+	out, err := r.cli(t.Context(), t, "show", "conntrack-sync", "external-cache", table, "--json")
 	if err != nil {
 		return nil, fmt.Errorf("%v: %s", err, out)
 	}
-	var doc struct{ Expects []json.RawMessage }
+	var doc struct{ Entries, Expects []json.RawMessage }
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		return nil, fmt.Errorf("parse the external cache: %v: %s", err, out)
 	}
-	xs := make([]*ctsyncv1.Expect, len(doc.Expects))
-	for i, raw := range doc.Expects {
-		xs[i] = &ctsyncv1.Expect{}
-		if err := protojson.Unmarshal(raw, xs[i]); err != nil {
-			return nil, fmt.Errorf("parse an expectation: %v: %s", err, raw)
+	raws := doc.Entries
+	if table == "expect" {
+		raws = doc.Expects
+	}
+	rows := make([]P, len(raws))
+	for i, raw := range raws {
+		rows[i] = new(T)
+		if err := protojson.Unmarshal(raw, rows[i]); err != nil {
+			return nil, fmt.Errorf("parse a row of the %s table: %v: %s", table, err, raw)
 		}
 	}
-	return xs, nil
+	return rows, nil
+}
+
+// externalExpects are the expectations of the router's external cache.
+func (r *router) externalExpects(t *testing.T) ([]*ctsyncv1.Expect, error) {
+	return externalRows[ctsyncv1.Expect](t, r, "expect")
+}
+
+// waitExternalSeqAdj waits until the router's external cache holds the
+// client's connection conn with a reply-direction sequence adjustment.
+func (r *router) waitExternalSeqAdj(t *testing.T, conn net.Conn) {
+	t.Helper()
+	local := conn.LocalAddr().(*net.TCPAddr).AddrPort()
+	netlab.WaitFor(t, patience, func() (bool, string) {
+		es, err := externalRows[ctsyncv1.Entry](t, r, "main")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, e := range es {
+			if e.GetOrig().GetSrc() == local.Addr().String() && e.GetOrig().GetSrcPort() == uint32(local.Port()) {
+				if e.GetSeqAdjReply().GetOffsetAfter() != 0 {
+					return true, ""
+				}
+				return false, fmt.Sprintf("the external cache's entry of %s has no sequence adjustment yet: %v", local, e)
+			}
+		}
+		return false, fmt.Sprintf("the external cache has no entry from %s", local)
+	})
 }
 
 // waitExternalExpect waits until the router's external cache holds the

@@ -145,6 +145,12 @@ func (l *local[V, K, CK, R, O]) ResyncAdd(v *V) (Change[V], bool) {
 	return Change[V]{Op: OpUpsert, Value: *v}, true
 }
 
+// Refresh applies a value read again from the kernel outside a dump (one
+// whose changes the kernel announces by no event): like ResyncAdd, it
+// counts and returns a change only if the value differs from the cached
+// one, the timeout aside.
+func (l *local[V, K, CK, R, O]) Refresh(v *V) (Change[V], bool) { return l.ResyncAdd(v) }
+
 // EndResync ends the resync: the values neither dumped nor touched by an
 // event since BeginResync are gone from the kernel; it removes them
 // (counted as destroyed) and returns their deletes.

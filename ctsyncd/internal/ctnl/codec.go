@@ -602,11 +602,22 @@ func appendProtoinfo(b []byte, e *ct.Entry) []byte {
 
 // AppendDelete appends a request deleting the entry k.
 func AppendDelete(b []byte, seq uint32, k *ct.Key, ack bool) []byte {
+	return appendKeyRequest(b, msgDelete, seq, k, ack)
+}
+
+// AppendGet appends a request for the entry k; the kernel answers with
+// the entry (IPCTNL_MSG_CT_NEW) or an error.
+func AppendGet(b []byte, seq uint32, k *ct.Key, ack bool) []byte {
+	return appendKeyRequest(b, msgGet, seq, k, ack)
+}
+
+// appendKeyRequest appends a request of type msg naming the entry k.
+func appendKeyRequest(b []byte, msg uint16, seq uint32, k *ct.Key, ack bool) []byte {
 	flags := uint16(flagRequest)
 	if ack {
 		flags |= flagAck
 	}
-	b, start := appendHeader(b, subsysCT<<8|msgDelete, flags, seq, family(&k.Orig))
+	b, start := appendHeader(b, subsysCT<<8|msg, flags, seq, family(&k.Orig))
 	b = appendTuple(b, ctaTupleOrig, &k.Orig)
 	if k.Zone != 0 {
 		b = appendBE16(b, ctaZone, k.Zone)

@@ -134,6 +134,9 @@ const (
 type batcher[T any] struct {
 	encode func(b []byte, seq uint32, v *T, attempt int) []byte
 	result func(v *T, attempt int, errno syscall.Errno, r *Result) outcome
+	// answer, if set, takes the kernel's answers to v other than errors
+	// and ACKs (a GET's entry).
+	answer func(v *T, payload []byte)
 }
 
 type pending[T any] struct {
@@ -214,9 +217,13 @@ func writeBatch[T any](c *Conn, bt batcher[T], batch []pending[T]) error {
 		if err := c.s.send(c.tx); err != nil {
 			return fmt.Errorf("send %d ctnetlink requests: %w", n, err)
 		}
+		var answer func(seq uint32, payload []byte)
+		if bt.answer != nil {
+			answer = func(seq uint32, payload []byte) { bt.answer(&batch[start+int(seq-base)].v, payload) }
+		}
 		if err := c.readAnswers(base, lastSeq, func(seq uint32, errno syscall.Errno) {
 			batch[start+int(seq-base)].errno = errno
-		}); err != nil {
+		}, answer); err != nil {
 			return err
 		}
 	}
@@ -224,8 +231,9 @@ func writeBatch[T any](c *Conn, bt batcher[T], batch []pending[T]) error {
 }
 
 // readAnswers reads NLMSG_ERROR answers until the one for lastSeq,
-// handing those in [base, lastSeq] to fn.
-func (c *Conn) readAnswers(base, lastSeq uint32, fn func(seq uint32, errno syscall.Errno)) error {
+// handing those in [base, lastSeq] to fn, and any other message in that
+// range to answer (if not nil).
+func (c *Conn) readAnswers(base, lastSeq uint32, fn func(seq uint32, errno syscall.Errno), answer func(seq uint32, payload []byte)) error {
 	_ = c.s.setReadDeadline(time.Now().Add(answerWait))
 	defer c.s.setReadDeadline(time.Time{})
 	for {
@@ -243,8 +251,14 @@ func (c *Conn) readAnswers(base, lastSeq uint32, fn func(seq uint32, errno sysca
 				return err
 			}
 			b = rest
-			if h.Type != nlmsgError || h.Seq-base > lastSeq-base {
+			if h.Seq-base > lastSeq-base {
 				continue // stale: a previous batch abandoned on error
+			}
+			if h.Type != nlmsgError {
+				if answer != nil {
+					answer(h.Seq, payload)
+				}
+				continue
 			}
 			errno, err := parseError(payload)
 			if err != nil {
@@ -346,6 +360,45 @@ func (c *Conn) keyed(ctx context.Context, keys iter.Seq[ct.Key], op string, enc 
 		},
 	}
 	return bt.run(ctx, c, keys)
+}
+
+// Get reads the entries of keys from the kernel, handing each it has to
+// fn (the entry is reused: copy what you keep). Done counts the entries
+// found, Absent those the kernel does not have. A dump reads everything;
+// Get is for the few entries whose changes the kernel announces by no
+// event (a NAT helper's sequence adjustment).
+func (c *Conn) Get(ctx context.Context, keys iter.Seq[ct.Key], fn func(*ct.Entry)) (Result, error) {
+	var e ct.Entry
+	var decodeErr error
+	bt := batcher[ct.Key]{
+		encode: func(b []byte, seq uint32, k *ct.Key, _ int) []byte { return AppendGet(b, seq, k, false) },
+		result: func(k *ct.Key, _ int, errno syscall.Errno, r *Result) outcome {
+			switch errno {
+			case 0:
+				r.Done++
+			case syscall.ENOENT:
+				r.Absent++
+			default:
+				r.fail(c.opts.MaxErrors, &KernelError{Op: "get", Key: *k, Errno: errno})
+				return outFailed
+			}
+			return outDone
+		},
+		answer: func(k *ct.Key, payload []byte) {
+			if err := DecodeEntry(payload, &e); err != nil {
+				if decodeErr == nil {
+					decodeErr = fmt.Errorf("the kernel's answer about %s: %w", fmtTuple(&k.Orig), err)
+				}
+				return
+			}
+			fn(&e)
+		},
+	}
+	r, err := bt.run(ctx, c, keys)
+	if err == nil {
+		err = decodeErr
+	}
+	return r, err
 }
 
 // CommitExpect creates expectations. One that exists already (EEXIST)

@@ -24,6 +24,8 @@ type Kernel interface {
 	Commit(ctx context.Context, entries iter.Seq[*ct.Entry]) (ctnl.Result, error)
 	CommitExpect(ctx context.Context, xs iter.Seq[*ct.Expect]) (ctnl.Result, error)
 	SetTimeout(ctx context.Context, keys iter.Seq[ct.Key], seconds uint32) (ctnl.Result, error)
+	// Get reads the entries of keys; fn sees those the kernel has.
+	Get(ctx context.Context, keys iter.Seq[ct.Key], fn func(*ct.Entry)) (ctnl.Result, error)
 	Close() error
 }
 

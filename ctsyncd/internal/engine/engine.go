@@ -132,6 +132,9 @@ func (e *Engine) arm(timer clock.Timer) {
 		if t := e.r.session.Next(now); !t.IsZero() && t.Before(next) {
 			next = t
 		}
+		if t := e.r.silent.due(); t.Before(next) {
+			next = t
+		}
 	}
 	if !timer.Stop() {
 		select {

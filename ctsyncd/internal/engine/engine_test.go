@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -329,5 +330,83 @@ func TestFailedDumpDeletesNothing(t *testing.T) {
 	}
 	if st := r2.status(); st.Main.ExternalLen != 40 {
 		t.Errorf("the peer holds %d after a failed dump here, want 40", st.Main.ExternalLen)
+	}
+}
+
+// ftpMaster is an FTP control connection SNATed by R1, its helper
+// attached: nf_nat_ftp may lengthen its packets.
+func ftpMaster() ct.Entry {
+	e := flow(7)
+	e.Orig.DstPort, e.Reply.SrcPort = 21, 21
+	e.Helper = "ftp"
+	e.Status |= ct.StatusHelper
+	return e
+}
+
+// lengthenPASV changes the master as nf_nat_ftp rewriting a PASV reply
+// does: a sequence adjustment, and no event.
+func lengthenPASV(k *fakeKernel, key ct.Key) ct.SeqAdj {
+	adj := ct.SeqAdj{CorrectionPos: 3924290313, OffsetAfter: 1}
+	k.change(key, func(e *ct.Entry) {
+		e.Status |= ct.StatusSeqAdjust
+		e.SeqAdjReply = adj
+	})
+	return adj
+}
+
+// TestCS_B03_SilentSequenceAdjustment: the kernel announces no event when
+// a NAT helper sets an entry's sequence adjustment; the engine reads the
+// helper-NATed entries again and the new master commits the adjustment,
+// or the FTP control connection would stall after the takeover. With
+// expect-sync the helper's expectation triggers the read at once (and the
+// master's update goes before the expectation); without, the periodic
+// read finds it.
+func TestCS_B03_SilentSequenceAdjustment(t *testing.T) {
+	for _, expectSync := range []bool{true, false} {
+		t.Run(fmt.Sprintf("expect-sync=%v", expectSync), func(t *testing.T) {
+			cfg := func() *config.Config {
+				c := testConfig()
+				if expectSync {
+					c.Expect = []string{"ftp"}
+				}
+				return c
+			}
+			l := &link{}
+			r1 := newNode(t, "r1", l, 0, cfg())
+			r2 := newNode(t, "r2", l, 1, cfg())
+			r1.producer(bus.StateMaster)
+			r2.producer(bus.StateBackup)
+			master := ftpMaster()
+			r1.kernel.add(master)
+			r1.kernel.add(flow(8)) // NAT, no helper: never read again
+			r2.waitFor("the master in the external cache", func(st Status) bool { return st.Main.ExternalLen == 2 })
+			before := r1.status().Main.Internal.Updated
+			adj := lengthenPASV(r1.kernel, master.Key())
+			if expectSync {
+				r1.kernel.addExpect(ct.Expect{
+					Master:  master.Orig,
+					Tuple:   ct.Tuple{Src: master.Orig.Src, Dst: master.Reply.Dst, Proto: ct.ProtoTCP, DstPort: 50123},
+					Mask:    ct.Tuple{Src: netip.MustParseAddr("255.255.255.255"), Dst: netip.MustParseAddr("255.255.255.255"), Proto: ct.ProtoTCP, DstPort: 0xffff},
+					Timeout: 300, Helper: "ftp", Fn: "nat-follow-master",
+				})
+				r2.waitFor("the expectation in the external cache", func(st Status) bool { return st.Expect.ExternalLen == 1 })
+			} else {
+				r1.waitFor("the master read again, changed", func(st Status) bool { return st.Main.Internal.Updated > before })
+			}
+			r1.waitFor("R2 has every change", func(st Status) bool { return st.Session.EntriesAtRisk == 0 })
+			l.drop.Store(true)
+			r2.producer(bus.StateMaster)
+			r2.waitFor("PRIMARY", func(st Status) bool { return st.Mode == ModePrimary })
+			got, ok := r2.kernel.entry(master.Key())
+			if !ok || got.SeqAdjReply != adj {
+				t.Errorf("R2 committed the master with sequence adjustment %+v (in table: %v), want %+v", got.SeqAdjReply, ok, adj)
+			}
+			r1.kernel.mu.Lock()
+			gets := r1.kernel.gets
+			r1.kernel.mu.Unlock()
+			if gets == 0 {
+				t.Error("R1 never read an entry again")
+			}
+		})
 	}
 }

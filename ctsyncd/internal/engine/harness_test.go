@@ -32,6 +32,7 @@ type fakeKernel struct {
 	sink     EventSink
 	commits  atomic.Int64
 	timeouts map[ct.Key]uint32
+	gets     int // entries asked for by Get
 	// commitStarted, when set, is told each commit's entries before they
 	// are written (the gate tests look at the order).
 	onCommit func(n int)
@@ -182,6 +183,43 @@ func (k *fakeKernel) SetTimeout(_ context.Context, keys iter.Seq[ct.Key], second
 		}
 	}
 	return res, nil
+}
+
+func (k *fakeKernel) Get(_ context.Context, keys iter.Seq[ct.Key], fn func(*ct.Entry)) (ctnl.Result, error) {
+	var res ctnl.Result
+	var found []ct.Entry
+	k.mu.Lock()
+	for key := range keys {
+		if e, ok := k.table[key]; ok {
+			found = append(found, e)
+			res.Done++
+		} else {
+			res.Absent++
+		}
+	}
+	k.gets += res.Done + res.Absent
+	k.mu.Unlock()
+	for i := range found {
+		fn(&found[i])
+	}
+	return res, nil
+}
+
+// change alters an entry the way a helper does: without an event.
+func (k *fakeKernel) change(key ct.Key, fn func(*ct.Entry)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e := k.table[key]
+	fn(&e)
+	k.table[key] = e
+}
+
+// entry is the kernel's entry of key.
+func (k *fakeKernel) entry(key ct.Key) (ct.Entry, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.table[key]
+	return e, ok
 }
 
 func (k *fakeKernel) Close() error { return nil }

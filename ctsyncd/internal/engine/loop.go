@@ -30,6 +30,7 @@ func (e *Engine) drainKernel() {
 	now := e.opts.Clock.Now()
 	b.each(func(ev *entryEvent) {
 		e.kernel.Events++
+		r.silent.note(ev.kind, &ev.e)
 		if ev.kind != cache.Destroy && !e.carriable(&ev.e) {
 			return
 		}
@@ -45,6 +46,7 @@ func (e *Engine) drainKernel() {
 	})
 	expects := b.expects
 	if r.internalX != nil {
+		e.expectationsSeen(r, now, expects)
 		for i := range expects {
 			ev := &expects[i]
 			e.kernel.Events++
@@ -106,7 +108,11 @@ func (e *Engine) resyncInternal(r *syncRun, cause string) {
 		e.submit(r, now, rec)
 	}
 	r.internal.BeginResync()
+	clear(r.silent.keys)
 	err := r.kernel.Dump(e.ctx, func(v *ct.Entry) error {
+		if mayChangeSilently(v) {
+			r.silent.add(v.Key())
+		}
 		if !e.carriable(v) {
 			return nil
 		}
@@ -265,6 +271,7 @@ func (e *Engine) tick() {
 		return
 	}
 	r.session.Tick(now)
+	e.refreshSilentDue(r, now)
 	if now.Before(e.nextTick) {
 		return
 	}

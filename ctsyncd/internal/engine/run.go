@@ -55,6 +55,9 @@ type syncRun struct {
 	resyncDue           string
 	peerEverHeard       bool
 	lastProducerProblem string
+	// silent are the entries read again for changes the kernel announces
+	// by no event (silent.go).
+	silent *silentWatch
 }
 
 // startRun opens everything for cfg; on error nothing is left open.
@@ -64,7 +67,7 @@ func (e *Engine) startRun(cfg *config.Config, cause string) error {
 	if err != nil {
 		return err
 	}
-	r := &syncRun{cfg: cfg, started: now, kernel: kernel, codec: wire.NewCodec([]byte(cfg.Secret))}
+	r := &syncRun{cfg: cfg, started: now, kernel: kernel, codec: wire.NewCodec([]byte(cfg.Secret)), silent: newSilentWatch(now)}
 	r.local = e.opts.LocalAddrs()
 	f := e.filterFor(r)
 	r.internal, r.external = cache.NewInternal(f), cache.NewExternal()

@@ -76,7 +76,14 @@ func EntryProto(e *ct.Entry) *ctsyncv1.Entry {
 			p.State = sctpStateNames[e.SCTP.State]
 		}
 	}
+	if e.HasSeqAdj() {
+		p.SeqAdjOrig, p.SeqAdjReply = seqAdjProto(e.SeqAdjOrig), seqAdjProto(e.SeqAdjReply)
+	}
 	return p
+}
+
+func seqAdjProto(a ct.SeqAdj) *ctsyncv1.SeqAdj {
+	return &ctsyncv1.SeqAdj{CorrectionPos: a.CorrectionPos, OffsetBefore: a.OffsetBefore, OffsetAfter: a.OffsetAfter}
 }
 
 // ExpectProto converts a cache expectation for the API.
@@ -86,7 +93,7 @@ func ExpectProto(x *ct.Expect) *ctsyncv1.Expect {
 		Protocol: uint32(x.Tuple.Proto), ProtocolName: ct.ProtoName(x.Tuple.Proto),
 		Timeout: x.Timeout, Zone: uint32(x.Zone),
 		FlagsBits: x.Flags, Flags: bitNames(x.Flags, expectFlagNames[:]),
-		Class: x.Class, Helper: x.Helper,
+		Class: x.Class, Helper: x.Helper, Function: x.Fn,
 	}
 	if x.NATTuple.Proto != 0 {
 		p.Nat = &ctsyncv1.ExpectNat{Dir: x.NATDir, Tuple: TupleProto(x.NATTuple)}

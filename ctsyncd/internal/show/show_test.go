@@ -318,7 +318,8 @@ func edgeRows() ([]*ctsyncv1.Entry, []*ctsyncv1.Expect) {
 		{Orig: ct.Tuple{Src: a("10.1.0.9"), Dst: a("172.16.0.100"), Proto: ct.ProtoTCP, SrcPort: 40000, DstPort: 80},
 			Reply:  ct.Tuple{Src: a("172.16.0.33"), Dst: a("12.34.56.100"), Proto: ct.ProtoTCP, SrcPort: 80, DstPort: 40000},
 			Status: ct.StatusDstNAT | ct.StatusSrcNAT | ct.StatusDstNATDone | ct.StatusSrcNATDone | ct.StatusConfirmed | 1<<20,
-			Mark:   3, Zone: 1, Helper: "ftp", Timeout: 300},
+			Mark:   3, Zone: 1, Helper: "ftp", Timeout: 300,
+			SeqAdjReply: ct.SeqAdj{CorrectionPos: 3924290313, OffsetAfter: 1}},
 	}
 	var entries []*ctsyncv1.Entry
 	for i := range es {
@@ -328,7 +329,7 @@ func edgeRows() ([]*ctsyncv1.Entry, []*ctsyncv1.Expect) {
 		Master: ct.Tuple{Src: a("10.0.0.5"), Dst: a("10.0.0.9"), Proto: ct.ProtoUDP, SrcPort: 5060, DstPort: 5060},
 		Tuple:  ct.Tuple{Src: a("10.0.0.9"), Dst: a("10.0.0.5"), Proto: ct.ProtoUDP},
 		Mask:   ct.Tuple{Src: a("255.255.255.255"), Dst: a("255.255.255.255"), Proto: 0xff},
-		Flags:  1 | 2, Class: 1, Helper: "sip", Timeout: 60,
+		Flags:  1 | 2, Class: 1, Helper: "sip", Fn: "sip", Timeout: 60,
 		NATDir: 1, NATTuple: ct.Tuple{Src: a("12.34.56.100"), Proto: ct.ProtoUDP, SrcPort: 5060},
 	}
 	return entries, []*ctsyncv1.Expect{ExpectProto(x)}

@@ -1515,8 +1515,12 @@ type Entry struct {
 	Helper string `protobuf:"bytes,11,opt,name=helper,proto3" json:"helper,omitempty"`
 	// NAT derived from the status bits: source NAT (SNAT, masquerade) and
 	// destination NAT (DNAT) apply to this connection.
-	Snat          bool `protobuf:"varint,12,opt,name=snat,proto3" json:"snat,omitempty"`
-	Dnat          bool `protobuf:"varint,13,opt,name=dnat,proto3" json:"dnat,omitempty"`
+	Snat bool `protobuf:"varint,12,opt,name=snat,proto3" json:"snat,omitempty"`
+	Dnat bool `protobuf:"varint,13,opt,name=dnat,proto3" json:"dnat,omitempty"`
+	// The NAT sequence adjustments a helper left (nf_nat_ftp lengthening a
+	// PASV reply), per direction; both absent when neither has one.
+	SeqAdjOrig    *SeqAdj `protobuf:"bytes,14,opt,name=seq_adj_orig,json=seqAdjOrig,proto3" json:"seq_adj_orig,omitempty"`
+	SeqAdjReply   *SeqAdj `protobuf:"bytes,15,opt,name=seq_adj_reply,json=seqAdjReply,proto3" json:"seq_adj_reply,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1642,6 +1646,83 @@ func (x *Entry) GetDnat() bool {
 	return false
 }
 
+func (x *Entry) GetSeqAdjOrig() *SeqAdj {
+	if x != nil {
+		return x.SeqAdjOrig
+	}
+	return nil
+}
+
+func (x *Entry) GetSeqAdjReply() *SeqAdj {
+	if x != nil {
+		return x.SeqAdjReply
+	}
+	return nil
+}
+
+// SeqAdj is one direction's NAT sequence adjustment (CTA_SEQ_ADJ_*):
+// segments after correction_pos are shifted by offset_after, earlier ones
+// by offset_before.
+type SeqAdj struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CorrectionPos uint32                 `protobuf:"varint,1,opt,name=correction_pos,json=correctionPos,proto3" json:"correction_pos,omitempty"`
+	OffsetBefore  uint32                 `protobuf:"varint,2,opt,name=offset_before,json=offsetBefore,proto3" json:"offset_before,omitempty"`
+	OffsetAfter   uint32                 `protobuf:"varint,3,opt,name=offset_after,json=offsetAfter,proto3" json:"offset_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeqAdj) Reset() {
+	*x = SeqAdj{}
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeqAdj) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeqAdj) ProtoMessage() {}
+
+func (x *SeqAdj) ProtoReflect() protoreflect.Message {
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeqAdj.ProtoReflect.Descriptor instead.
+func (*SeqAdj) Descriptor() ([]byte, []int) {
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SeqAdj) GetCorrectionPos() uint32 {
+	if x != nil {
+		return x.CorrectionPos
+	}
+	return 0
+}
+
+func (x *SeqAdj) GetOffsetBefore() uint32 {
+	if x != nil {
+		return x.OffsetBefore
+	}
+	return 0
+}
+
+func (x *SeqAdj) GetOffsetAfter() uint32 {
+	if x != nil {
+		return x.OffsetAfter
+	}
+	return 0
+}
+
 // Expect is one expectation of a helper (CS-B02, CS-B03).
 type Expect struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1663,14 +1744,17 @@ type Expect struct {
 	Helper    string   `protobuf:"bytes,11,opt,name=helper,proto3" json:"helper,omitempty"`
 	// The NAT information of an expectation whose master is NATed; absent
 	// without.
-	Nat           *ExpectNat `protobuf:"bytes,12,opt,name=nat,proto3" json:"nat,omitempty"`
+	Nat *ExpectNat `protobuf:"bytes,12,opt,name=nat,proto3" json:"nat,omitempty"`
+	// The function the kernel runs on the expected connection
+	// ("nat-follow-master"), empty for none.
+	Function      string `protobuf:"bytes,13,opt,name=function,proto3" json:"function,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Expect) Reset() {
 	*x = Expect{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[15]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1682,7 +1766,7 @@ func (x *Expect) String() string {
 func (*Expect) ProtoMessage() {}
 
 func (x *Expect) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[15]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1695,7 +1779,7 @@ func (x *Expect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expect.ProtoReflect.Descriptor instead.
 func (*Expect) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{15}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Expect) GetMaster() *Tuple {
@@ -1782,6 +1866,13 @@ func (x *Expect) GetNat() *ExpectNat {
 	return nil
 }
 
+func (x *Expect) GetFunction() string {
+	if x != nil {
+		return x.Function
+	}
+	return ""
+}
+
 type ExpectNat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0 original, 1 reply.
@@ -1793,7 +1884,7 @@ type ExpectNat struct {
 
 func (x *ExpectNat) Reset() {
 	*x = ExpectNat{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[16]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +1896,7 @@ func (x *ExpectNat) String() string {
 func (*ExpectNat) ProtoMessage() {}
 
 func (x *ExpectNat) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[16]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +1909,7 @@ func (x *ExpectNat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpectNat.ProtoReflect.Descriptor instead.
 func (*ExpectNat) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{16}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExpectNat) GetDir() uint32 {
@@ -1844,7 +1935,7 @@ type ShowStatisticsRequest struct {
 
 func (x *ShowStatisticsRequest) Reset() {
 	*x = ShowStatisticsRequest{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[17]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +1947,7 @@ func (x *ShowStatisticsRequest) String() string {
 func (*ShowStatisticsRequest) ProtoMessage() {}
 
 func (x *ShowStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[17]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +1960,7 @@ func (x *ShowStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*ShowStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{17}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ShowStatisticsRequest) GetTable() Table {
@@ -1898,7 +1989,7 @@ type ShowStatisticsResponse struct {
 
 func (x *ShowStatisticsResponse) Reset() {
 	*x = ShowStatisticsResponse{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[18]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1910,7 +2001,7 @@ func (x *ShowStatisticsResponse) String() string {
 func (*ShowStatisticsResponse) ProtoMessage() {}
 
 func (x *ShowStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[18]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +2014,7 @@ func (x *ShowStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*ShowStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{18}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ShowStatisticsResponse) GetEnabled() bool {
@@ -1979,7 +2070,7 @@ type TableStatistics struct {
 
 func (x *TableStatistics) Reset() {
 	*x = TableStatistics{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[19]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1991,7 +2082,7 @@ func (x *TableStatistics) String() string {
 func (*TableStatistics) ProtoMessage() {}
 
 func (x *TableStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[19]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2004,7 +2095,7 @@ func (x *TableStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableStatistics.ProtoReflect.Descriptor instead.
 func (*TableStatistics) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{19}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TableStatistics) GetInternal() *CacheStatistics {
@@ -2067,7 +2158,7 @@ type CacheStatistics struct {
 
 func (x *CacheStatistics) Reset() {
 	*x = CacheStatistics{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[20]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2170,7 @@ func (x *CacheStatistics) String() string {
 func (*CacheStatistics) ProtoMessage() {}
 
 func (x *CacheStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[20]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2183,7 @@ func (x *CacheStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CacheStatistics.ProtoReflect.Descriptor instead.
 func (*CacheStatistics) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{20}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CacheStatistics) GetCurrent() uint64 {
@@ -2166,7 +2257,7 @@ type SyncTraffic struct {
 
 func (x *SyncTraffic) Reset() {
 	*x = SyncTraffic{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[21]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +2269,7 @@ func (x *SyncTraffic) String() string {
 func (*SyncTraffic) ProtoMessage() {}
 
 func (x *SyncTraffic) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[21]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +2282,7 @@ func (x *SyncTraffic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncTraffic.ProtoReflect.Descriptor instead.
 func (*SyncTraffic) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{21}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SyncTraffic) GetDevice() string {
@@ -2279,7 +2370,7 @@ type ReplicationStatistics struct {
 
 func (x *ReplicationStatistics) Reset() {
 	*x = ReplicationStatistics{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[22]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +2382,7 @@ func (x *ReplicationStatistics) String() string {
 func (*ReplicationStatistics) ProtoMessage() {}
 
 func (x *ReplicationStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[22]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +2395,7 @@ func (x *ReplicationStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicationStatistics.ProtoReflect.Descriptor instead.
 func (*ReplicationStatistics) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{22}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReplicationStatistics) GetRetransmits() uint64 {
@@ -2372,7 +2463,7 @@ type ResetCacheRequest struct {
 
 func (x *ResetCacheRequest) Reset() {
 	*x = ResetCacheRequest{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[23]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2475,7 @@ func (x *ResetCacheRequest) String() string {
 func (*ResetCacheRequest) ProtoMessage() {}
 
 func (x *ResetCacheRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[23]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2488,7 @@ func (x *ResetCacheRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetCacheRequest.ProtoReflect.Descriptor instead.
 func (*ResetCacheRequest) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{23}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResetCacheRequest) GetCache() Cache {
@@ -2418,7 +2509,7 @@ type ResetCacheResponse struct {
 
 func (x *ResetCacheResponse) Reset() {
 	*x = ResetCacheResponse{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[24]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2430,7 +2521,7 @@ func (x *ResetCacheResponse) String() string {
 func (*ResetCacheResponse) ProtoMessage() {}
 
 func (x *ResetCacheResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[24]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2443,7 +2534,7 @@ func (x *ResetCacheResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetCacheResponse.ProtoReflect.Descriptor instead.
 func (*ResetCacheResponse) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{24}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ResetCacheResponse) GetFlushedEntries() uint64 {
@@ -2468,7 +2559,7 @@ type RestartRequest struct {
 
 func (x *RestartRequest) Reset() {
 	*x = RestartRequest{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[25]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +2571,7 @@ func (x *RestartRequest) String() string {
 func (*RestartRequest) ProtoMessage() {}
 
 func (x *RestartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[25]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +2584,7 @@ func (x *RestartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartRequest.ProtoReflect.Descriptor instead.
 func (*RestartRequest) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{25}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{26}
 }
 
 type RestartResponse struct {
@@ -2504,7 +2595,7 @@ type RestartResponse struct {
 
 func (x *RestartResponse) Reset() {
 	*x = RestartResponse{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[26]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2516,7 +2607,7 @@ func (x *RestartResponse) String() string {
 func (*RestartResponse) ProtoMessage() {}
 
 func (x *RestartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[26]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2529,7 +2620,7 @@ func (x *RestartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartResponse.ProtoReflect.Descriptor instead.
 func (*RestartResponse) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{26}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{27}
 }
 
 type ReloadRequest struct {
@@ -2540,7 +2631,7 @@ type ReloadRequest struct {
 
 func (x *ReloadRequest) Reset() {
 	*x = ReloadRequest{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[27]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2552,7 +2643,7 @@ func (x *ReloadRequest) String() string {
 func (*ReloadRequest) ProtoMessage() {}
 
 func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[27]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2565,7 +2656,7 @@ func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
 func (*ReloadRequest) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{27}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{28}
 }
 
 type ReloadResponse struct {
@@ -2583,7 +2674,7 @@ type ReloadResponse struct {
 
 func (x *ReloadResponse) Reset() {
 	*x = ReloadResponse{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[28]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2595,7 +2686,7 @@ func (x *ReloadResponse) String() string {
 func (*ReloadResponse) ProtoMessage() {}
 
 func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[28]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2608,7 +2699,7 @@ func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
 func (*ReloadResponse) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{28}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReloadResponse) GetDiagnostics() []*Diagnostic {
@@ -2644,7 +2735,7 @@ type ValidateRequest struct {
 
 func (x *ValidateRequest) Reset() {
 	*x = ValidateRequest{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[29]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2656,7 +2747,7 @@ func (x *ValidateRequest) String() string {
 func (*ValidateRequest) ProtoMessage() {}
 
 func (x *ValidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[29]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2669,7 +2760,7 @@ func (x *ValidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateRequest.ProtoReflect.Descriptor instead.
 func (*ValidateRequest) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{29}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ValidateRequest) GetText() string {
@@ -2695,7 +2786,7 @@ type ValidateResponse struct {
 
 func (x *ValidateResponse) Reset() {
 	*x = ValidateResponse{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[30]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2707,7 +2798,7 @@ func (x *ValidateResponse) String() string {
 func (*ValidateResponse) ProtoMessage() {}
 
 func (x *ValidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[30]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2720,7 +2811,7 @@ func (x *ValidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateResponse.ProtoReflect.Descriptor instead.
 func (*ValidateResponse) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{30}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ValidateResponse) GetDiagnostics() []*Diagnostic {
@@ -2749,7 +2840,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[31]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2761,7 +2852,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[31]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2774,7 +2865,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{31}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Diagnostic) GetSeverity() Severity {
@@ -2829,7 +2920,7 @@ type ShowLogRequest struct {
 
 func (x *ShowLogRequest) Reset() {
 	*x = ShowLogRequest{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[32]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2841,7 +2932,7 @@ func (x *ShowLogRequest) String() string {
 func (*ShowLogRequest) ProtoMessage() {}
 
 func (x *ShowLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[32]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2854,7 +2945,7 @@ func (x *ShowLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowLogRequest.ProtoReflect.Descriptor instead.
 func (*ShowLogRequest) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{32}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ShowLogRequest) GetLines() uint32 {
@@ -2874,7 +2965,7 @@ type ShowLogResponse struct {
 
 func (x *ShowLogResponse) Reset() {
 	*x = ShowLogResponse{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[33]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2886,7 +2977,7 @@ func (x *ShowLogResponse) String() string {
 func (*ShowLogResponse) ProtoMessage() {}
 
 func (x *ShowLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[33]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2899,7 +2990,7 @@ func (x *ShowLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowLogResponse.ProtoReflect.Descriptor instead.
 func (*ShowLogResponse) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{33}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ShowLogResponse) GetRecords() []*LogRecord {
@@ -2924,7 +3015,7 @@ type LogRecord struct {
 
 func (x *LogRecord) Reset() {
 	*x = LogRecord{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[34]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2936,7 +3027,7 @@ func (x *LogRecord) String() string {
 func (*LogRecord) ProtoMessage() {}
 
 func (x *LogRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[34]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2949,7 +3040,7 @@ func (x *LogRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRecord.ProtoReflect.Descriptor instead.
 func (*LogRecord) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{34}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LogRecord) GetTime() *timestamppb.Timestamp {
@@ -2990,7 +3081,7 @@ type LogAttr struct {
 
 func (x *LogAttr) Reset() {
 	*x = LogAttr{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[35]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3002,7 +3093,7 @@ func (x *LogAttr) String() string {
 func (*LogAttr) ProtoMessage() {}
 
 func (x *LogAttr) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[35]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3015,7 +3106,7 @@ func (x *LogAttr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogAttr.ProtoReflect.Descriptor instead.
 func (*LogAttr) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{35}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *LogAttr) GetKey() string {
@@ -3042,7 +3133,7 @@ type MonitorRequest struct {
 
 func (x *MonitorRequest) Reset() {
 	*x = MonitorRequest{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[36]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3054,7 +3145,7 @@ func (x *MonitorRequest) String() string {
 func (*MonitorRequest) ProtoMessage() {}
 
 func (x *MonitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[36]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3067,7 +3158,7 @@ func (x *MonitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonitorRequest.ProtoReflect.Descriptor instead.
 func (*MonitorRequest) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{36}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MonitorRequest) GetDebug() bool {
@@ -3094,7 +3185,7 @@ type MonitorEvent struct {
 
 func (x *MonitorEvent) Reset() {
 	*x = MonitorEvent{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[37]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3106,7 +3197,7 @@ func (x *MonitorEvent) String() string {
 func (*MonitorEvent) ProtoMessage() {}
 
 func (x *MonitorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[37]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3119,7 +3210,7 @@ func (x *MonitorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonitorEvent.ProtoReflect.Descriptor instead.
 func (*MonitorEvent) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{37}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MonitorEvent) GetEvent() isMonitorEvent_Event {
@@ -3222,7 +3313,7 @@ type StateChange struct {
 
 func (x *StateChange) Reset() {
 	*x = StateChange{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[38]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3234,7 +3325,7 @@ func (x *StateChange) String() string {
 func (*StateChange) ProtoMessage() {}
 
 func (x *StateChange) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[38]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3247,7 +3338,7 @@ func (x *StateChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateChange.ProtoReflect.Descriptor instead.
 func (*StateChange) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{38}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *StateChange) GetTime() *timestamppb.Timestamp {
@@ -3295,7 +3386,7 @@ type Resync struct {
 
 func (x *Resync) Reset() {
 	*x = Resync{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[39]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3398,7 @@ func (x *Resync) String() string {
 func (*Resync) ProtoMessage() {}
 
 func (x *Resync) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[39]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3411,7 @@ func (x *Resync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resync.ProtoReflect.Descriptor instead.
 func (*Resync) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{39}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Resync) GetTime() *timestamppb.Timestamp {
@@ -3366,7 +3457,7 @@ type PeerChange struct {
 
 func (x *PeerChange) Reset() {
 	*x = PeerChange{}
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[40]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3378,7 +3469,7 @@ func (x *PeerChange) String() string {
 func (*PeerChange) ProtoMessage() {}
 
 func (x *PeerChange) ProtoReflect() protoreflect.Message {
-	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[40]
+	mi := &file_hasuite_ctsync_v1_ctsync_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3391,7 +3482,7 @@ func (x *PeerChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerChange.ProtoReflect.Descriptor instead.
 func (*PeerChange) Descriptor() ([]byte, []int) {
-	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{40}
+	return file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PeerChange) GetTime() *timestamppb.Timestamp {
@@ -3520,7 +3611,7 @@ const file_hasuite_ctsync_v1_ctsync_proto_rawDesc = "" +
 	"\bdst_port\x18\x04 \x01(\rR\adstPort\x12\x17\n" +
 	"\aicmp_id\x18\x05 \x01(\rR\x06icmpId\x12\x1b\n" +
 	"\ticmp_type\x18\x06 \x01(\rR\bicmpType\x12\x1b\n" +
-	"\ticmp_code\x18\a \x01(\rR\bicmpCode\"\xf7\x02\n" +
+	"\ticmp_code\x18\a \x01(\rR\bicmpCode\"\xf3\x03\n" +
 	"\x05Entry\x12,\n" +
 	"\x04orig\x18\x01 \x01(\v2\x18.hasuite.ctsync.v1.TupleR\x04orig\x12.\n" +
 	"\x05reply\x18\x02 \x01(\v2\x18.hasuite.ctsync.v1.TupleR\x05reply\x12\x1a\n" +
@@ -3536,7 +3627,14 @@ const file_hasuite_ctsync_v1_ctsync_proto_rawDesc = "" +
 	" \x01(\rR\x04zone\x12\x16\n" +
 	"\x06helper\x18\v \x01(\tR\x06helper\x12\x12\n" +
 	"\x04snat\x18\f \x01(\bR\x04snat\x12\x12\n" +
-	"\x04dnat\x18\r \x01(\bR\x04dnat\"\x9a\x03\n" +
+	"\x04dnat\x18\r \x01(\bR\x04dnat\x12;\n" +
+	"\fseq_adj_orig\x18\x0e \x01(\v2\x19.hasuite.ctsync.v1.SeqAdjR\n" +
+	"seqAdjOrig\x12=\n" +
+	"\rseq_adj_reply\x18\x0f \x01(\v2\x19.hasuite.ctsync.v1.SeqAdjR\vseqAdjReply\"w\n" +
+	"\x06SeqAdj\x12%\n" +
+	"\x0ecorrection_pos\x18\x01 \x01(\rR\rcorrectionPos\x12#\n" +
+	"\roffset_before\x18\x02 \x01(\rR\foffsetBefore\x12!\n" +
+	"\foffset_after\x18\x03 \x01(\rR\voffsetAfter\"\xb6\x03\n" +
 	"\x06Expect\x120\n" +
 	"\x06master\x18\x01 \x01(\v2\x18.hasuite.ctsync.v1.TupleR\x06master\x12.\n" +
 	"\x05tuple\x18\x02 \x01(\v2\x18.hasuite.ctsync.v1.TupleR\x05tuple\x12,\n" +
@@ -3551,7 +3649,8 @@ const file_hasuite_ctsync_v1_ctsync_proto_rawDesc = "" +
 	"\x05class\x18\n" +
 	" \x01(\rR\x05class\x12\x16\n" +
 	"\x06helper\x18\v \x01(\tR\x06helper\x12.\n" +
-	"\x03nat\x18\f \x01(\v2\x1c.hasuite.ctsync.v1.ExpectNatR\x03nat\"M\n" +
+	"\x03nat\x18\f \x01(\v2\x1c.hasuite.ctsync.v1.ExpectNatR\x03nat\x12\x1a\n" +
+	"\bfunction\x18\r \x01(\tR\bfunction\"M\n" +
 	"\tExpectNat\x12\x10\n" +
 	"\x03dir\x18\x01 \x01(\rR\x03dir\x12.\n" +
 	"\x05tuple\x18\x02 \x01(\v2\x18.hasuite.ctsync.v1.TupleR\x05tuple\"G\n" +
@@ -3724,7 +3823,7 @@ func file_hasuite_ctsync_v1_ctsync_proto_rawDescGZIP() []byte {
 }
 
 var file_hasuite_ctsync_v1_ctsync_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_hasuite_ctsync_v1_ctsync_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_hasuite_ctsync_v1_ctsync_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_hasuite_ctsync_v1_ctsync_proto_goTypes = []any{
 	(SyncState)(0),                 // 0: hasuite.ctsync.v1.SyncState
 	(MechanismKind)(0),             // 1: hasuite.ctsync.v1.MechanismKind
@@ -3748,52 +3847,53 @@ var file_hasuite_ctsync_v1_ctsync_proto_goTypes = []any{
 	(*ExpectChunk)(nil),            // 19: hasuite.ctsync.v1.ExpectChunk
 	(*Tuple)(nil),                  // 20: hasuite.ctsync.v1.Tuple
 	(*Entry)(nil),                  // 21: hasuite.ctsync.v1.Entry
-	(*Expect)(nil),                 // 22: hasuite.ctsync.v1.Expect
-	(*ExpectNat)(nil),              // 23: hasuite.ctsync.v1.ExpectNat
-	(*ShowStatisticsRequest)(nil),  // 24: hasuite.ctsync.v1.ShowStatisticsRequest
-	(*ShowStatisticsResponse)(nil), // 25: hasuite.ctsync.v1.ShowStatisticsResponse
-	(*TableStatistics)(nil),        // 26: hasuite.ctsync.v1.TableStatistics
-	(*CacheStatistics)(nil),        // 27: hasuite.ctsync.v1.CacheStatistics
-	(*SyncTraffic)(nil),            // 28: hasuite.ctsync.v1.SyncTraffic
-	(*ReplicationStatistics)(nil),  // 29: hasuite.ctsync.v1.ReplicationStatistics
-	(*ResetCacheRequest)(nil),      // 30: hasuite.ctsync.v1.ResetCacheRequest
-	(*ResetCacheResponse)(nil),     // 31: hasuite.ctsync.v1.ResetCacheResponse
-	(*RestartRequest)(nil),         // 32: hasuite.ctsync.v1.RestartRequest
-	(*RestartResponse)(nil),        // 33: hasuite.ctsync.v1.RestartResponse
-	(*ReloadRequest)(nil),          // 34: hasuite.ctsync.v1.ReloadRequest
-	(*ReloadResponse)(nil),         // 35: hasuite.ctsync.v1.ReloadResponse
-	(*ValidateRequest)(nil),        // 36: hasuite.ctsync.v1.ValidateRequest
-	(*ValidateResponse)(nil),       // 37: hasuite.ctsync.v1.ValidateResponse
-	(*Diagnostic)(nil),             // 38: hasuite.ctsync.v1.Diagnostic
-	(*ShowLogRequest)(nil),         // 39: hasuite.ctsync.v1.ShowLogRequest
-	(*ShowLogResponse)(nil),        // 40: hasuite.ctsync.v1.ShowLogResponse
-	(*LogRecord)(nil),              // 41: hasuite.ctsync.v1.LogRecord
-	(*LogAttr)(nil),                // 42: hasuite.ctsync.v1.LogAttr
-	(*MonitorRequest)(nil),         // 43: hasuite.ctsync.v1.MonitorRequest
-	(*MonitorEvent)(nil),           // 44: hasuite.ctsync.v1.MonitorEvent
-	(*StateChange)(nil),            // 45: hasuite.ctsync.v1.StateChange
-	(*Resync)(nil),                 // 46: hasuite.ctsync.v1.Resync
-	(*PeerChange)(nil),             // 47: hasuite.ctsync.v1.PeerChange
-	(*timestamppb.Timestamp)(nil),  // 48: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 49: google.protobuf.Duration
+	(*SeqAdj)(nil),                 // 22: hasuite.ctsync.v1.SeqAdj
+	(*Expect)(nil),                 // 23: hasuite.ctsync.v1.Expect
+	(*ExpectNat)(nil),              // 24: hasuite.ctsync.v1.ExpectNat
+	(*ShowStatisticsRequest)(nil),  // 25: hasuite.ctsync.v1.ShowStatisticsRequest
+	(*ShowStatisticsResponse)(nil), // 26: hasuite.ctsync.v1.ShowStatisticsResponse
+	(*TableStatistics)(nil),        // 27: hasuite.ctsync.v1.TableStatistics
+	(*CacheStatistics)(nil),        // 28: hasuite.ctsync.v1.CacheStatistics
+	(*SyncTraffic)(nil),            // 29: hasuite.ctsync.v1.SyncTraffic
+	(*ReplicationStatistics)(nil),  // 30: hasuite.ctsync.v1.ReplicationStatistics
+	(*ResetCacheRequest)(nil),      // 31: hasuite.ctsync.v1.ResetCacheRequest
+	(*ResetCacheResponse)(nil),     // 32: hasuite.ctsync.v1.ResetCacheResponse
+	(*RestartRequest)(nil),         // 33: hasuite.ctsync.v1.RestartRequest
+	(*RestartResponse)(nil),        // 34: hasuite.ctsync.v1.RestartResponse
+	(*ReloadRequest)(nil),          // 35: hasuite.ctsync.v1.ReloadRequest
+	(*ReloadResponse)(nil),         // 36: hasuite.ctsync.v1.ReloadResponse
+	(*ValidateRequest)(nil),        // 37: hasuite.ctsync.v1.ValidateRequest
+	(*ValidateResponse)(nil),       // 38: hasuite.ctsync.v1.ValidateResponse
+	(*Diagnostic)(nil),             // 39: hasuite.ctsync.v1.Diagnostic
+	(*ShowLogRequest)(nil),         // 40: hasuite.ctsync.v1.ShowLogRequest
+	(*ShowLogResponse)(nil),        // 41: hasuite.ctsync.v1.ShowLogResponse
+	(*LogRecord)(nil),              // 42: hasuite.ctsync.v1.LogRecord
+	(*LogAttr)(nil),                // 43: hasuite.ctsync.v1.LogAttr
+	(*MonitorRequest)(nil),         // 44: hasuite.ctsync.v1.MonitorRequest
+	(*MonitorEvent)(nil),           // 45: hasuite.ctsync.v1.MonitorEvent
+	(*StateChange)(nil),            // 46: hasuite.ctsync.v1.StateChange
+	(*Resync)(nil),                 // 47: hasuite.ctsync.v1.Resync
+	(*PeerChange)(nil),             // 48: hasuite.ctsync.v1.PeerChange
+	(*timestamppb.Timestamp)(nil),  // 49: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 50: google.protobuf.Duration
 }
 var file_hasuite_ctsync_v1_ctsync_proto_depIdxs = []int32{
 	9,  // 0: hasuite.ctsync.v1.ShowStatusResponse.status:type_name -> hasuite.ctsync.v1.Status
 	10, // 1: hasuite.ctsync.v1.Status.failover_mechanism:type_name -> hasuite.ctsync.v1.FailoverMechanism
 	0,  // 2: hasuite.ctsync.v1.Status.state:type_name -> hasuite.ctsync.v1.SyncState
-	48, // 3: hasuite.ctsync.v1.Status.last_transition:type_name -> google.protobuf.Timestamp
+	49, // 3: hasuite.ctsync.v1.Status.last_transition:type_name -> google.protobuf.Timestamp
 	2,  // 4: hasuite.ctsync.v1.Status.expect_sync:type_name -> hasuite.ctsync.v1.ExpectProtocol
 	11, // 5: hasuite.ctsync.v1.Status.peer:type_name -> hasuite.ctsync.v1.Peer
 	12, // 6: hasuite.ctsync.v1.Status.last_commit:type_name -> hasuite.ctsync.v1.Commit
 	13, // 7: hasuite.ctsync.v1.Status.lag:type_name -> hasuite.ctsync.v1.ReplicationLag
 	14, // 8: hasuite.ctsync.v1.Status.digest:type_name -> hasuite.ctsync.v1.DigestStatus
 	1,  // 9: hasuite.ctsync.v1.FailoverMechanism.kind:type_name -> hasuite.ctsync.v1.MechanismKind
-	48, // 10: hasuite.ctsync.v1.Peer.last_heard:type_name -> google.protobuf.Timestamp
+	49, // 10: hasuite.ctsync.v1.Peer.last_heard:type_name -> google.protobuf.Timestamp
 	0,  // 11: hasuite.ctsync.v1.Peer.state:type_name -> hasuite.ctsync.v1.SyncState
-	48, // 12: hasuite.ctsync.v1.Commit.time:type_name -> google.protobuf.Timestamp
-	49, // 13: hasuite.ctsync.v1.Commit.duration:type_name -> google.protobuf.Duration
-	49, // 14: hasuite.ctsync.v1.ReplicationLag.oldest_unacked_age:type_name -> google.protobuf.Duration
-	48, // 15: hasuite.ctsync.v1.DigestStatus.last_check:type_name -> google.protobuf.Timestamp
+	49, // 12: hasuite.ctsync.v1.Commit.time:type_name -> google.protobuf.Timestamp
+	50, // 13: hasuite.ctsync.v1.Commit.duration:type_name -> google.protobuf.Duration
+	50, // 14: hasuite.ctsync.v1.ReplicationLag.oldest_unacked_age:type_name -> google.protobuf.Duration
+	49, // 15: hasuite.ctsync.v1.DigestStatus.last_check:type_name -> google.protobuf.Timestamp
 	5,  // 16: hasuite.ctsync.v1.DigestStatus.last_result:type_name -> hasuite.ctsync.v1.DigestResult
 	3,  // 17: hasuite.ctsync.v1.ShowCacheRequest.cache:type_name -> hasuite.ctsync.v1.Cache
 	4,  // 18: hasuite.ctsync.v1.ShowCacheRequest.table:type_name -> hasuite.ctsync.v1.Table
@@ -3803,62 +3903,64 @@ var file_hasuite_ctsync_v1_ctsync_proto_depIdxs = []int32{
 	3,  // 22: hasuite.ctsync.v1.CacheHeader.cache:type_name -> hasuite.ctsync.v1.Cache
 	4,  // 23: hasuite.ctsync.v1.CacheHeader.table:type_name -> hasuite.ctsync.v1.Table
 	21, // 24: hasuite.ctsync.v1.EntryChunk.entries:type_name -> hasuite.ctsync.v1.Entry
-	22, // 25: hasuite.ctsync.v1.ExpectChunk.expects:type_name -> hasuite.ctsync.v1.Expect
+	23, // 25: hasuite.ctsync.v1.ExpectChunk.expects:type_name -> hasuite.ctsync.v1.Expect
 	20, // 26: hasuite.ctsync.v1.Entry.orig:type_name -> hasuite.ctsync.v1.Tuple
 	20, // 27: hasuite.ctsync.v1.Entry.reply:type_name -> hasuite.ctsync.v1.Tuple
-	20, // 28: hasuite.ctsync.v1.Expect.master:type_name -> hasuite.ctsync.v1.Tuple
-	20, // 29: hasuite.ctsync.v1.Expect.tuple:type_name -> hasuite.ctsync.v1.Tuple
-	20, // 30: hasuite.ctsync.v1.Expect.mask:type_name -> hasuite.ctsync.v1.Tuple
-	23, // 31: hasuite.ctsync.v1.Expect.nat:type_name -> hasuite.ctsync.v1.ExpectNat
-	20, // 32: hasuite.ctsync.v1.ExpectNat.tuple:type_name -> hasuite.ctsync.v1.Tuple
-	4,  // 33: hasuite.ctsync.v1.ShowStatisticsRequest.table:type_name -> hasuite.ctsync.v1.Table
-	48, // 34: hasuite.ctsync.v1.ShowStatisticsResponse.since:type_name -> google.protobuf.Timestamp
-	26, // 35: hasuite.ctsync.v1.ShowStatisticsResponse.main:type_name -> hasuite.ctsync.v1.TableStatistics
-	26, // 36: hasuite.ctsync.v1.ShowStatisticsResponse.expect:type_name -> hasuite.ctsync.v1.TableStatistics
-	27, // 37: hasuite.ctsync.v1.TableStatistics.internal:type_name -> hasuite.ctsync.v1.CacheStatistics
-	27, // 38: hasuite.ctsync.v1.TableStatistics.external:type_name -> hasuite.ctsync.v1.CacheStatistics
-	28, // 39: hasuite.ctsync.v1.TableStatistics.sync:type_name -> hasuite.ctsync.v1.SyncTraffic
-	29, // 40: hasuite.ctsync.v1.TableStatistics.replication:type_name -> hasuite.ctsync.v1.ReplicationStatistics
-	3,  // 41: hasuite.ctsync.v1.ResetCacheRequest.cache:type_name -> hasuite.ctsync.v1.Cache
-	38, // 42: hasuite.ctsync.v1.ReloadResponse.diagnostics:type_name -> hasuite.ctsync.v1.Diagnostic
-	38, // 43: hasuite.ctsync.v1.ValidateResponse.diagnostics:type_name -> hasuite.ctsync.v1.Diagnostic
-	6,  // 44: hasuite.ctsync.v1.Diagnostic.severity:type_name -> hasuite.ctsync.v1.Severity
-	41, // 45: hasuite.ctsync.v1.ShowLogResponse.records:type_name -> hasuite.ctsync.v1.LogRecord
-	48, // 46: hasuite.ctsync.v1.LogRecord.time:type_name -> google.protobuf.Timestamp
-	42, // 47: hasuite.ctsync.v1.LogRecord.attrs:type_name -> hasuite.ctsync.v1.LogAttr
-	45, // 48: hasuite.ctsync.v1.MonitorEvent.state_change:type_name -> hasuite.ctsync.v1.StateChange
-	12, // 49: hasuite.ctsync.v1.MonitorEvent.commit:type_name -> hasuite.ctsync.v1.Commit
-	46, // 50: hasuite.ctsync.v1.MonitorEvent.resync:type_name -> hasuite.ctsync.v1.Resync
-	47, // 51: hasuite.ctsync.v1.MonitorEvent.peer_change:type_name -> hasuite.ctsync.v1.PeerChange
-	41, // 52: hasuite.ctsync.v1.MonitorEvent.log:type_name -> hasuite.ctsync.v1.LogRecord
-	48, // 53: hasuite.ctsync.v1.StateChange.time:type_name -> google.protobuf.Timestamp
-	0,  // 54: hasuite.ctsync.v1.StateChange.from:type_name -> hasuite.ctsync.v1.SyncState
-	0,  // 55: hasuite.ctsync.v1.StateChange.to:type_name -> hasuite.ctsync.v1.SyncState
-	48, // 56: hasuite.ctsync.v1.Resync.time:type_name -> google.protobuf.Timestamp
-	48, // 57: hasuite.ctsync.v1.PeerChange.time:type_name -> google.protobuf.Timestamp
-	7,  // 58: hasuite.ctsync.v1.Ctsync.ShowStatus:input_type -> hasuite.ctsync.v1.ShowStatusRequest
-	15, // 59: hasuite.ctsync.v1.Ctsync.ShowCache:input_type -> hasuite.ctsync.v1.ShowCacheRequest
-	24, // 60: hasuite.ctsync.v1.Ctsync.ShowStatistics:input_type -> hasuite.ctsync.v1.ShowStatisticsRequest
-	30, // 61: hasuite.ctsync.v1.Ctsync.ResetCache:input_type -> hasuite.ctsync.v1.ResetCacheRequest
-	32, // 62: hasuite.ctsync.v1.Ctsync.Restart:input_type -> hasuite.ctsync.v1.RestartRequest
-	34, // 63: hasuite.ctsync.v1.Ctsync.Reload:input_type -> hasuite.ctsync.v1.ReloadRequest
-	36, // 64: hasuite.ctsync.v1.Ctsync.Validate:input_type -> hasuite.ctsync.v1.ValidateRequest
-	39, // 65: hasuite.ctsync.v1.Ctsync.ShowLog:input_type -> hasuite.ctsync.v1.ShowLogRequest
-	43, // 66: hasuite.ctsync.v1.Ctsync.Monitor:input_type -> hasuite.ctsync.v1.MonitorRequest
-	8,  // 67: hasuite.ctsync.v1.Ctsync.ShowStatus:output_type -> hasuite.ctsync.v1.ShowStatusResponse
-	16, // 68: hasuite.ctsync.v1.Ctsync.ShowCache:output_type -> hasuite.ctsync.v1.ShowCacheResponse
-	25, // 69: hasuite.ctsync.v1.Ctsync.ShowStatistics:output_type -> hasuite.ctsync.v1.ShowStatisticsResponse
-	31, // 70: hasuite.ctsync.v1.Ctsync.ResetCache:output_type -> hasuite.ctsync.v1.ResetCacheResponse
-	33, // 71: hasuite.ctsync.v1.Ctsync.Restart:output_type -> hasuite.ctsync.v1.RestartResponse
-	35, // 72: hasuite.ctsync.v1.Ctsync.Reload:output_type -> hasuite.ctsync.v1.ReloadResponse
-	37, // 73: hasuite.ctsync.v1.Ctsync.Validate:output_type -> hasuite.ctsync.v1.ValidateResponse
-	40, // 74: hasuite.ctsync.v1.Ctsync.ShowLog:output_type -> hasuite.ctsync.v1.ShowLogResponse
-	44, // 75: hasuite.ctsync.v1.Ctsync.Monitor:output_type -> hasuite.ctsync.v1.MonitorEvent
-	67, // [67:76] is the sub-list for method output_type
-	58, // [58:67] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	22, // 28: hasuite.ctsync.v1.Entry.seq_adj_orig:type_name -> hasuite.ctsync.v1.SeqAdj
+	22, // 29: hasuite.ctsync.v1.Entry.seq_adj_reply:type_name -> hasuite.ctsync.v1.SeqAdj
+	20, // 30: hasuite.ctsync.v1.Expect.master:type_name -> hasuite.ctsync.v1.Tuple
+	20, // 31: hasuite.ctsync.v1.Expect.tuple:type_name -> hasuite.ctsync.v1.Tuple
+	20, // 32: hasuite.ctsync.v1.Expect.mask:type_name -> hasuite.ctsync.v1.Tuple
+	24, // 33: hasuite.ctsync.v1.Expect.nat:type_name -> hasuite.ctsync.v1.ExpectNat
+	20, // 34: hasuite.ctsync.v1.ExpectNat.tuple:type_name -> hasuite.ctsync.v1.Tuple
+	4,  // 35: hasuite.ctsync.v1.ShowStatisticsRequest.table:type_name -> hasuite.ctsync.v1.Table
+	49, // 36: hasuite.ctsync.v1.ShowStatisticsResponse.since:type_name -> google.protobuf.Timestamp
+	27, // 37: hasuite.ctsync.v1.ShowStatisticsResponse.main:type_name -> hasuite.ctsync.v1.TableStatistics
+	27, // 38: hasuite.ctsync.v1.ShowStatisticsResponse.expect:type_name -> hasuite.ctsync.v1.TableStatistics
+	28, // 39: hasuite.ctsync.v1.TableStatistics.internal:type_name -> hasuite.ctsync.v1.CacheStatistics
+	28, // 40: hasuite.ctsync.v1.TableStatistics.external:type_name -> hasuite.ctsync.v1.CacheStatistics
+	29, // 41: hasuite.ctsync.v1.TableStatistics.sync:type_name -> hasuite.ctsync.v1.SyncTraffic
+	30, // 42: hasuite.ctsync.v1.TableStatistics.replication:type_name -> hasuite.ctsync.v1.ReplicationStatistics
+	3,  // 43: hasuite.ctsync.v1.ResetCacheRequest.cache:type_name -> hasuite.ctsync.v1.Cache
+	39, // 44: hasuite.ctsync.v1.ReloadResponse.diagnostics:type_name -> hasuite.ctsync.v1.Diagnostic
+	39, // 45: hasuite.ctsync.v1.ValidateResponse.diagnostics:type_name -> hasuite.ctsync.v1.Diagnostic
+	6,  // 46: hasuite.ctsync.v1.Diagnostic.severity:type_name -> hasuite.ctsync.v1.Severity
+	42, // 47: hasuite.ctsync.v1.ShowLogResponse.records:type_name -> hasuite.ctsync.v1.LogRecord
+	49, // 48: hasuite.ctsync.v1.LogRecord.time:type_name -> google.protobuf.Timestamp
+	43, // 49: hasuite.ctsync.v1.LogRecord.attrs:type_name -> hasuite.ctsync.v1.LogAttr
+	46, // 50: hasuite.ctsync.v1.MonitorEvent.state_change:type_name -> hasuite.ctsync.v1.StateChange
+	12, // 51: hasuite.ctsync.v1.MonitorEvent.commit:type_name -> hasuite.ctsync.v1.Commit
+	47, // 52: hasuite.ctsync.v1.MonitorEvent.resync:type_name -> hasuite.ctsync.v1.Resync
+	48, // 53: hasuite.ctsync.v1.MonitorEvent.peer_change:type_name -> hasuite.ctsync.v1.PeerChange
+	42, // 54: hasuite.ctsync.v1.MonitorEvent.log:type_name -> hasuite.ctsync.v1.LogRecord
+	49, // 55: hasuite.ctsync.v1.StateChange.time:type_name -> google.protobuf.Timestamp
+	0,  // 56: hasuite.ctsync.v1.StateChange.from:type_name -> hasuite.ctsync.v1.SyncState
+	0,  // 57: hasuite.ctsync.v1.StateChange.to:type_name -> hasuite.ctsync.v1.SyncState
+	49, // 58: hasuite.ctsync.v1.Resync.time:type_name -> google.protobuf.Timestamp
+	49, // 59: hasuite.ctsync.v1.PeerChange.time:type_name -> google.protobuf.Timestamp
+	7,  // 60: hasuite.ctsync.v1.Ctsync.ShowStatus:input_type -> hasuite.ctsync.v1.ShowStatusRequest
+	15, // 61: hasuite.ctsync.v1.Ctsync.ShowCache:input_type -> hasuite.ctsync.v1.ShowCacheRequest
+	25, // 62: hasuite.ctsync.v1.Ctsync.ShowStatistics:input_type -> hasuite.ctsync.v1.ShowStatisticsRequest
+	31, // 63: hasuite.ctsync.v1.Ctsync.ResetCache:input_type -> hasuite.ctsync.v1.ResetCacheRequest
+	33, // 64: hasuite.ctsync.v1.Ctsync.Restart:input_type -> hasuite.ctsync.v1.RestartRequest
+	35, // 65: hasuite.ctsync.v1.Ctsync.Reload:input_type -> hasuite.ctsync.v1.ReloadRequest
+	37, // 66: hasuite.ctsync.v1.Ctsync.Validate:input_type -> hasuite.ctsync.v1.ValidateRequest
+	40, // 67: hasuite.ctsync.v1.Ctsync.ShowLog:input_type -> hasuite.ctsync.v1.ShowLogRequest
+	44, // 68: hasuite.ctsync.v1.Ctsync.Monitor:input_type -> hasuite.ctsync.v1.MonitorRequest
+	8,  // 69: hasuite.ctsync.v1.Ctsync.ShowStatus:output_type -> hasuite.ctsync.v1.ShowStatusResponse
+	16, // 70: hasuite.ctsync.v1.Ctsync.ShowCache:output_type -> hasuite.ctsync.v1.ShowCacheResponse
+	26, // 71: hasuite.ctsync.v1.Ctsync.ShowStatistics:output_type -> hasuite.ctsync.v1.ShowStatisticsResponse
+	32, // 72: hasuite.ctsync.v1.Ctsync.ResetCache:output_type -> hasuite.ctsync.v1.ResetCacheResponse
+	34, // 73: hasuite.ctsync.v1.Ctsync.Restart:output_type -> hasuite.ctsync.v1.RestartResponse
+	36, // 74: hasuite.ctsync.v1.Ctsync.Reload:output_type -> hasuite.ctsync.v1.ReloadResponse
+	38, // 75: hasuite.ctsync.v1.Ctsync.Validate:output_type -> hasuite.ctsync.v1.ValidateResponse
+	41, // 76: hasuite.ctsync.v1.Ctsync.ShowLog:output_type -> hasuite.ctsync.v1.ShowLogResponse
+	45, // 77: hasuite.ctsync.v1.Ctsync.Monitor:output_type -> hasuite.ctsync.v1.MonitorEvent
+	69, // [69:78] is the sub-list for method output_type
+	60, // [60:69] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_hasuite_ctsync_v1_ctsync_proto_init() }
@@ -3871,7 +3973,7 @@ func file_hasuite_ctsync_v1_ctsync_proto_init() {
 		(*ShowCacheResponse_Entries)(nil),
 		(*ShowCacheResponse_Expects)(nil),
 	}
-	file_hasuite_ctsync_v1_ctsync_proto_msgTypes[37].OneofWrappers = []any{
+	file_hasuite_ctsync_v1_ctsync_proto_msgTypes[38].OneofWrappers = []any{
 		(*MonitorEvent_StateChange)(nil),
 		(*MonitorEvent_Commit)(nil),
 		(*MonitorEvent_Resync)(nil),
@@ -3884,7 +3986,7 @@ func file_hasuite_ctsync_v1_ctsync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hasuite_ctsync_v1_ctsync_proto_rawDesc), len(file_hasuite_ctsync_v1_ctsync_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
