@@ -29,25 +29,20 @@ func DecodeAcct(payload []byte) Acct {
 		return a
 	}
 	b := payload[nfgenLen:]
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil || !ok {
-			return a
-		}
-		b = rest
+	at := attrs{b: b}
+	for at.next() {
+		typ, v := at.typ, at.val
 		if typ == ctaCountersOrig || typ == ctaCountersReply {
 			a.add(v)
 		}
 	}
+	return a
 }
 
 func (a *Acct) add(b []byte) {
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil || !ok {
-			return
-		}
-		b = rest
+	at := attrs{b: b}
+	for at.next() {
+		typ, v := at.typ, at.val
 		switch {
 		case (typ == ctaCountersPackets || typ == ctaCountersBytes) && len(v) >= 8:
 			n := binary.BigEndian.Uint64(v)

@@ -149,15 +149,10 @@ func DecodeEntry(payload []byte, e *ct.Entry) error {
 	}
 	b := payload[nfgenLen:]
 	var sawOrig bool
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		b = rest
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
+		var err error
 		switch typ {
 		case ctaTupleOrig:
 			if err := decodeTuple(v, &e.Orig); err != nil {
@@ -189,6 +184,9 @@ func DecodeEntry(payload []byte, e *ct.Entry) error {
 			return err
 		}
 	}
+	if a.err != nil {
+		return a.err
+	}
 	if !sawOrig {
 		return malformed("conntrack message without CTA_TUPLE_ORIG")
 	}
@@ -196,15 +194,10 @@ func DecodeEntry(payload []byte, e *ct.Entry) error {
 }
 
 func decodeTuple(b []byte, t *ct.Tuple) error {
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		b = rest
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
+		var err error
 		switch typ {
 		case ctaTupleIP:
 			err = decodeTupleIP(v, t)
@@ -215,18 +208,13 @@ func decodeTuple(b []byte, t *ct.Tuple) error {
 			return err
 		}
 	}
+	return a.err
 }
 
 func decodeTupleIP(b []byte, t *ct.Tuple) error {
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		b = rest
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
 		switch typ {
 		case ctaIPv4Src, ctaIPv4Dst:
 			if len(v) < 4 {
@@ -250,18 +238,14 @@ func decodeTupleIP(b []byte, t *ct.Tuple) error {
 			}
 		}
 	}
+	return a.err
 }
 
 func decodeTupleProto(b []byte, t *ct.Tuple) error {
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		b = rest
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
+		var err error
 		switch typ {
 		case ctaProtoNum:
 			t.Proto, err = u8(v)
@@ -280,18 +264,14 @@ func decodeTupleProto(b []byte, t *ct.Tuple) error {
 			return err
 		}
 	}
+	return a.err
 }
 
 func decodeProtoinfo(b []byte, e *ct.Entry) error {
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		b = rest
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
+		var err error
 		switch typ {
 		case ctaProtoinfoTCP:
 			err = decodeTCP(v, &e.TCP)
@@ -302,18 +282,14 @@ func decodeProtoinfo(b []byte, e *ct.Entry) error {
 			return err
 		}
 	}
+	return a.err
 }
 
 func decodeTCP(b []byte, i *ct.TCPInfo) error {
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		b = rest
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
+		var err error
 		switch typ {
 		case ctaTCPState:
 			i.State, err = u8(v)
@@ -330,18 +306,14 @@ func decodeTCP(b []byte, i *ct.TCPInfo) error {
 			return err
 		}
 	}
+	return a.err
 }
 
 func decodeSCTP(b []byte, i *ct.SCTPInfo) error {
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		b = rest
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
+		var err error
 		switch typ {
 		case ctaSCTPState:
 			i.State, err = u8(v)
@@ -354,30 +326,27 @@ func decodeSCTP(b []byte, i *ct.SCTPInfo) error {
 			return err
 		}
 	}
+	return a.err
 }
 
-func decodeSeqAdj(b []byte, a *ct.SeqAdj) error {
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		b = rest
+func decodeSeqAdj(b []byte, adj *ct.SeqAdj) error {
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
+		var err error
 		switch typ {
 		case ctaSeqAdjCorrectionPos:
-			a.CorrectionPos, err = be32(v)
+			adj.CorrectionPos, err = be32(v)
 		case ctaSeqAdjOffsetBefore:
-			a.OffsetBefore, err = be32(v)
+			adj.OffsetBefore, err = be32(v)
 		case ctaSeqAdjOffsetAfter:
-			a.OffsetAfter, err = be32(v)
+			adj.OffsetAfter, err = be32(v)
 		}
 		if err != nil {
 			return err
 		}
 	}
+	return a.err
 }
 
 func appendSeqAdj(b []byte, typ uint16, a *ct.SeqAdj) []byte {
@@ -389,19 +358,14 @@ func appendSeqAdj(b []byte, typ uint16, a *ct.SeqAdj) []byte {
 }
 
 func decodeHelp(b []byte, name *string) error {
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		b = rest
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
 		if typ == ctaHelpName {
 			*name = internHelper(cString(v))
 		}
 	}
+	return a.err
 }
 
 func cString(v []byte) []byte {

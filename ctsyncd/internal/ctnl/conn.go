@@ -344,22 +344,33 @@ func (c *Conn) SetTimeout(ctx context.Context, keys iter.Seq[ct.Key], seconds ui
 }
 
 func (c *Conn) keyed(ctx context.Context, keys iter.Seq[ct.Key], op string, enc func([]byte, uint32, *ct.Key) []byte) (Result, error) {
-	bt := batcher[ct.Key]{
+	return c.keyedBatcher(op, enc).run(ctx, c, keys)
+}
+
+// keyedBatcher writes requests naming entries by key: Done counts those
+// the kernel did, Absent those it does not have.
+func (c *Conn) keyedBatcher(op string, enc func([]byte, uint32, *ct.Key) []byte) batcher[ct.Key] {
+	return batcher[ct.Key]{
 		encode: func(b []byte, seq uint32, k *ct.Key, _ int) []byte { return enc(b, seq, k) },
 		result: func(k *ct.Key, _ int, errno syscall.Errno, r *Result) outcome {
-			switch errno {
-			case 0:
-				r.Done++
-			case syscall.ENOENT:
-				r.Absent++
-			default:
-				r.fail(c.opts.MaxErrors, &KernelError{Op: op, Key: *k, Errno: errno})
-				return outFailed
-			}
-			return outDone
+			return c.doneOrAbsent(errno, r, func() error { return &KernelError{Op: op, Key: *k, Errno: errno} })
 		},
 	}
-	return bt.run(ctx, c, keys)
+}
+
+// doneOrAbsent judges the answer to a request naming an entry or an
+// expectation: done, absent (ENOENT), or the failure failed describes.
+func (c *Conn) doneOrAbsent(errno syscall.Errno, r *Result, failed func() error) outcome {
+	switch errno {
+	case 0:
+		r.Done++
+	case syscall.ENOENT:
+		r.Absent++
+	default:
+		r.fail(c.opts.MaxErrors, failed())
+		return outFailed
+	}
+	return outDone
 }
 
 // Get reads the entries of keys from the kernel, handing each it has to
@@ -370,29 +381,15 @@ func (c *Conn) keyed(ctx context.Context, keys iter.Seq[ct.Key], op string, enc 
 func (c *Conn) Get(ctx context.Context, keys iter.Seq[ct.Key], fn func(*ct.Entry)) (Result, error) {
 	var e ct.Entry
 	var decodeErr error
-	bt := batcher[ct.Key]{
-		encode: func(b []byte, seq uint32, k *ct.Key, _ int) []byte { return AppendGet(b, seq, k, false) },
-		result: func(k *ct.Key, _ int, errno syscall.Errno, r *Result) outcome {
-			switch errno {
-			case 0:
-				r.Done++
-			case syscall.ENOENT:
-				r.Absent++
-			default:
-				r.fail(c.opts.MaxErrors, &KernelError{Op: "get", Key: *k, Errno: errno})
-				return outFailed
+	bt := c.keyedBatcher("get", func(b []byte, seq uint32, k *ct.Key) []byte { return AppendGet(b, seq, k, false) })
+	bt.answer = func(k *ct.Key, payload []byte) {
+		if err := DecodeEntry(payload, &e); err != nil {
+			if decodeErr == nil {
+				decodeErr = fmt.Errorf("the kernel's answer about %s: %w", fmtTuple(&k.Orig), err)
 			}
-			return outDone
-		},
-		answer: func(k *ct.Key, payload []byte) {
-			if err := DecodeEntry(payload, &e); err != nil {
-				if decodeErr == nil {
-					decodeErr = fmt.Errorf("the kernel's answer about %s: %w", fmtTuple(&k.Orig), err)
-				}
-				return
-			}
-			fn(&e)
-		},
+			return
+		}
+		fn(&e)
 	}
 	r, err := bt.run(ctx, c, keys)
 	if err == nil {
@@ -431,16 +428,7 @@ func (c *Conn) DeleteExpect(ctx context.Context, keys iter.Seq[ct.ExpectKey]) (R
 			return AppendExpectDelete(b, seq, k, false)
 		},
 		result: func(k *ct.ExpectKey, _ int, errno syscall.Errno, r *Result) outcome {
-			switch errno {
-			case 0:
-				r.Done++
-			case syscall.ENOENT:
-				r.Absent++
-			default:
-				r.fail(c.opts.MaxErrors, &KernelError{Op: "delete expectation", XKey: *k, Errno: errno})
-				return outFailed
-			}
-			return outDone
+			return c.doneOrAbsent(errno, r, func() error { return &KernelError{Op: "delete expectation", XKey: *k, Errno: errno} })
 		},
 	}
 	return bt.run(ctx, c, keys)

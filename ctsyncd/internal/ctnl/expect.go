@@ -30,15 +30,10 @@ func DecodeExpect(payload []byte, x *ct.Expect) error {
 	}
 	b := payload[nfgenLen:]
 	var sawTuple, sawMaster bool
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		b = rest
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
+		var err error
 		switch typ {
 		case ctaExpMaster:
 			err = decodeTuple(v, &x.Master)
@@ -67,6 +62,9 @@ func DecodeExpect(payload []byte, x *ct.Expect) error {
 			return err
 		}
 	}
+	if a.err != nil {
+		return a.err
+	}
 	if !sawTuple || !sawMaster {
 		return malformed("expectation message without CTA_EXPECT_TUPLE or _MASTER")
 	}
@@ -74,15 +72,10 @@ func DecodeExpect(payload []byte, x *ct.Expect) error {
 }
 
 func decodeExpectNAT(b []byte, x *ct.Expect) error {
-	for {
-		typ, v, rest, ok, err := nextAttr(b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		b = rest
+	a := attrs{b: b}
+	for a.next() {
+		typ, v := a.typ, a.val
+		var err error
 		switch typ {
 		case ctaExpNATDir:
 			x.NATDir, err = be32(v)
@@ -93,6 +86,7 @@ func decodeExpectNAT(b []byte, x *ct.Expect) error {
 			return err
 		}
 	}
+	return a.err
 }
 
 // AppendExpect appends a request creating the expectation x (its master
