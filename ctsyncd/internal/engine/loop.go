@@ -176,10 +176,10 @@ func (e *Engine) drainPackets() {
 		// keeps updates that arrive ahead of a gap.
 		m, err := r.codec.Unmarshal(p.b)
 		if err != nil {
-			r.session.NoteReceived(len(p.b), wire.ReasonOf(err))
+			r.session.NoteReceived(nil, len(p.b), wire.ReasonOf(err))
 			continue
 		}
-		r.session.NoteReceived(len(p.b), 0)
+		r.session.NoteReceived(m, len(p.b), 0)
 		r.peerAddr = p.from
 		r.session.Handle(now, m)
 	}
@@ -203,7 +203,7 @@ func (e *Engine) pump() {
 			e.log.Error("cannot encode a sync message; this is a bug", "type", m.Type, "err", err)
 			continue
 		}
-		r.session.NoteSent(len(b), r.channel.Send(b))
+		r.session.NoteSent(m, len(b), r.channel.Send(b))
 	}
 	for _, ev := range r.session.Events() {
 		e.onSessionEvent(r, ev)

@@ -13,6 +13,7 @@ import (
 	"github.com/hasuite/hasuite/ctsyncd/internal/cache"
 	"github.com/hasuite/hasuite/ctsyncd/internal/config"
 	"github.com/hasuite/hasuite/ctsyncd/internal/engine"
+	"github.com/hasuite/hasuite/ctsyncd/internal/sync"
 	"github.com/hasuite/hasuite/ctsyncd/internal/wire"
 	hc "github.com/hasuite/hasuite/pkg/config"
 	"github.com/hasuite/hasuite/pkg/daemon"
@@ -189,9 +190,11 @@ func digestMessage(st engine.Status) *ctsyncv1.DigestStatus {
 }
 
 // statisticsMessage is `show conntrack-sync statistics` (CS-O03). The
-// sync channel is one socket for both tables: its traffic and the message
-// tracking are reported under the main table; the expect table shows the
-// device and its caches.
+// sync channel is one socket for both tables: each table shows the
+// datagrams that carried its records and its retransmits, digests and
+// repairs (sync.TableCounters); what belongs to no one table (control
+// datagrams, errors, malformed and lost messages, nacks, resyncs) shows
+// under main.
 func statisticsMessage(st engine.Status, since time.Time) *ctsyncv1.ShowStatisticsResponse {
 	if !enabled(st) {
 		return &ctsyncv1.ShowStatisticsResponse{}
@@ -201,30 +204,38 @@ func statisticsMessage(st engine.Status, since time.Time) *ctsyncv1.ShowStatisti
 	if st.Channel.Interface != "" {
 		device = st.Channel.Interface
 	}
+	traffic := func(t *sync.TableCounters) *ctsyncv1.SyncTraffic {
+		return &ctsyncv1.SyncTraffic{
+			Device:    device,
+			BytesSent: t.BytesSent, BytesReceived: t.BytesRecv,
+			PacketsSent: t.PacketsSent, PacketsReceived: t.PacketsRecv,
+		}
+	}
+	replication := func(t *sync.TableCounters) *ctsyncv1.ReplicationStatistics {
+		return &ctsyncv1.ReplicationStatistics{
+			Retransmits: t.Retransmits, Repairs: t.RepairsAnswered,
+			DigestChecks: t.DigestsOK + t.DigestsMismatch, DigestMismatches: t.DigestsMismatch,
+		}
+	}
+	mt, xt := &ses.Tables[wire.TableMain], &ses.Tables[wire.TableExpect]
 	main := &ctsyncv1.TableStatistics{
 		Internal:         cacheStatistics(st.Main.Internal, st.Main.InternalLen),
 		External:         cacheStatistics(st.Main.External, st.Main.ExternalLen),
 		ProcessedBytes:   st.Kernel.Bytes,
 		ProcessedPackets: st.Kernel.Packets,
-		Sync: &ctsyncv1.SyncTraffic{
-			Device:    device,
-			BytesSent: ses.BytesSent, BytesReceived: ses.BytesRecv,
-			PacketsSent: ses.PacketsSent, PacketsReceived: ses.PacketsRecv,
-			SendErrors: ses.SendErrors, ReceiveErrors: ses.RecvErrors,
-			Malformed: ses.Malformed.Total(), Lost: ses.LostMsgs,
-		},
-		Replication: &ctsyncv1.ReplicationStatistics{
-			Retransmits: ses.Retransmits, NacksSent: ses.NacksSent, NacksReceived: ses.NacksRecv,
-			Overruns: st.Kernel.Overruns, Resyncs: ses.ResyncSent + ses.ResyncAnswered,
-			Repairs:      ses.RepairsAnswered,
-			DigestChecks: ses.DigestsOK + ses.DigestsMismatch, DigestMismatches: ses.DigestsMismatch,
-		},
+		Sync:             traffic(mt),
+		Replication:      replication(mt),
 	}
+	main.Sync.SendErrors, main.Sync.ReceiveErrors = ses.SendErrors, ses.RecvErrors
+	main.Sync.Malformed, main.Sync.Lost = ses.Malformed.Total(), ses.LostMsgs
+	r := main.Replication
+	r.NacksSent, r.NacksReceived = ses.NacksSent, ses.NacksRecv
+	r.Overruns, r.Resyncs = st.Kernel.Overruns, ses.ResyncSent+ses.ResyncAnswered
 	expect := &ctsyncv1.TableStatistics{
 		Internal:    cacheStatistics(st.Expect.Internal, st.Expect.InternalLen),
 		External:    cacheStatistics(st.Expect.External, st.Expect.ExternalLen),
-		Sync:        &ctsyncv1.SyncTraffic{Device: device},
-		Replication: &ctsyncv1.ReplicationStatistics{},
+		Sync:        traffic(xt),
+		Replication: replication(xt),
 	}
 	return &ctsyncv1.ShowStatisticsResponse{
 		Enabled: true, Since: timestamp(since), ExpectSync: len(st.Config.Expect) > 0, Main: main, Expect: expect,

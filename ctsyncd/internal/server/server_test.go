@@ -270,10 +270,10 @@ func TestCS_O02_CacheChunks(t *testing.T) {
 	}
 }
 
-// TestCS_O03_StatisticsConversion: the engine's counters of Example 4-16
-// render as the show package's main table; the counters start again at a
-// restart (CS-B17).
-func TestCS_O03_StatisticsConversion(t *testing.T) {
+// example4_16 is Example 4-16's node: its caches, and its session's
+// counters with the expect table's traffic and digests added when expect
+// is set (its figures under both tables, the channel's totals the sums).
+func example4_16(t *testing.T, expect bool) engine.Status {
 	st := guideStatus(t, "guide-status-expect-all.conf")
 	st.Main = engine.Tables{InternalLen: 3, ExternalLen: 4}
 	st.Main.Internal.Created, st.Main.Internal.Updated, st.Main.Internal.Destroyed = 3477, 12, 3474
@@ -281,8 +281,28 @@ func TestCS_O03_StatisticsConversion(t *testing.T) {
 	st.Expect = engine.Tables{InternalLen: 1}
 	st.Expect.Internal.Created = 1
 	st.Kernel = engine.KernelCounters{Bytes: 135219375, Packets: 163080}
-	st.Session.Counters = sync.Counters{BytesSent: 333248, BytesRecv: 327592, PacketsSent: 8515, PacketsRecv: 8137,
-		Retransmits: 12, NacksSent: 2, NacksRecv: 3, ResyncSent: 1, DigestsOK: 9360}
+	main := sync.TableCounters{
+		Traffic:     sync.Traffic{BytesSent: 333248, BytesRecv: 327592, PacketsSent: 8515, PacketsRecv: 8137},
+		Retransmits: 12, DigestsOK: 9360,
+	}
+	c := sync.Counters{Traffic: main.Traffic, Retransmits: 12, NacksSent: 2, NacksRecv: 3, ResyncSent: 1, DigestsOK: 9360}
+	c.Tables[wire.TableMain] = main
+	if expect {
+		x := sync.TableCounters{Traffic: sync.Traffic{BytesSent: 5204, PacketsSent: 149}, DigestsOK: 9360}
+		c.Tables[wire.TableExpect] = x
+		c.BytesSent += x.BytesSent
+		c.PacketsSent += x.PacketsSent
+		c.DigestsOK += x.DigestsOK
+	}
+	st.Session.Counters = c
+	return st
+}
+
+// TestCS_O03_StatisticsConversion: the engine's counters of Example 4-16
+// render as the show package's main table; the counters start again at a
+// restart (CS-B17).
+func TestCS_O03_StatisticsConversion(t *testing.T) {
+	st := example4_16(t, false)
 	clock := now
 	f := newFixture(t, st, func(o *Options) { o.Now = func() time.Time { return clock } })
 	resp, err := f.client.ShowStatistics(t.Context(), &ctsyncv1.ShowStatisticsRequest{})
@@ -310,6 +330,45 @@ func TestCS_O03_StatisticsConversion(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, showGolden, "TestCS_O03_Statistics_NotConfigured", show.Statistics(resp, ctsyncv1.Table_TABLE_UNSPECIFIED))
+}
+
+// TestCS_O03_StatisticsConversion_ExpectTraffic: the session's per-table
+// counters fill each table's traffic and replication blocks (Example
+// 4-16's expect table sent 149 datagrams, 5204 bytes); what belongs to no
+// one table (nacks, resyncs, errors, malformed, lost) stays under main.
+func TestCS_O03_StatisticsConversion_ExpectTraffic(t *testing.T) {
+	resp := statisticsMessage(example4_16(t, true), now.Add(-26*time.Hour))
+	for _, tt := range []struct {
+		golden string
+		table  ctsyncv1.Table
+	}{
+		{"TestCS_O03_Statistics_Example4_16_Both", ctsyncv1.Table_TABLE_UNSPECIFIED},
+		{"TestCS_O03_Statistics_Example4_16_Main", ctsyncv1.Table_TABLE_MAIN},
+		{"TestCS_O03_Statistics_Example4_16_Expect", ctsyncv1.Table_TABLE_EXPECT},
+	} {
+		checkGolden(t, showGolden, tt.golden, show.Statistics(resp, tt.table))
+	}
+
+	st := example4_16(t, true)
+	c := &st.Session.Counters
+	c.SendErrors, c.RecvErrors, c.LostMsgs, c.Malformed[wire.DropBadMAC] = 1, 2, 3, 4
+	c.Tables[wire.TableExpect].Retransmits, c.Tables[wire.TableExpect].RepairsAnswered = 5, 6
+	c.Tables[wire.TableExpect].DigestsMismatch = 7
+	resp = statisticsMessage(st, now)
+	mt, xt := resp.GetMain(), resp.GetExpect()
+	if s := mt.GetSync(); s.GetSendErrors() != 1 || s.GetReceiveErrors() != 2 || s.GetLost() != 3 || s.GetMalformed() != 4 {
+		t.Errorf("main's errors and message tracking: %v, want 1 2 3 4: the channel's", s)
+	}
+	if s := xt.GetSync(); s.GetSendErrors()+s.GetReceiveErrors()+s.GetLost()+s.GetMalformed() != 0 {
+		t.Errorf("expect's errors and message tracking: %v, want none: they are main's", s)
+	}
+	if r := xt.GetReplication(); r.GetRetransmits() != 5 || r.GetRepairs() != 6 || r.GetDigestChecks() != 9367 ||
+		r.GetDigestMismatches() != 7 || r.GetNacksSent()+r.GetNacksReceived()+r.GetResyncs() != 0 {
+		t.Errorf("expect's replication: %v, want 5 retransmits, 6 repairs, 9367 digest checks, 7 mismatches, no nacks or resyncs", r)
+	}
+	if r := mt.GetReplication(); r.GetRetransmits() != 12 || r.GetNacksSent() != 2 || r.GetNacksReceived() != 3 || r.GetResyncs() != 1 {
+		t.Errorf("main's replication: %v, want Example 4-16's", r)
+	}
 }
 
 // TestCS_B17_B18_B19_Commands: reset and restart reach the engine, say

@@ -76,7 +76,7 @@ func (s *Session) Transmit(codec Codec, conn Sender) error {
 		if err == nil {
 			err = conn.Send(b)
 		}
-		s.NoteSent(len(b), err)
+		s.NoteSent(m, len(b), err)
 		if err != nil && first == nil {
 			first = err
 		}
@@ -94,10 +94,10 @@ func (s *Session) Deliver(now time.Time, codec Codec, b []byte) error {
 		if r == wire.DropNone {
 			r = wire.DropBadField // a codec error without reason: still malformed
 		}
-		s.NoteReceived(len(b), r)
+		s.NoteReceived(nil, len(b), r)
 		return err
 	}
-	s.NoteReceived(len(b), wire.DropNone)
+	s.NoteReceived(m, len(b), wire.DropNone)
 	s.Handle(now, m)
 	return nil
 }

@@ -261,12 +261,16 @@ func (s *Session) compareDigest(now time.Time, d *wire.Digest) {
 	sums := mine()
 	diff := sums.Diff(&d.Sums)
 	s.lastDigest, s.lastDigestBuckets = now, bits.OnesCount64(diff)
+	tc := s.c.table(d.Table)
 	if diff == 0 {
 		s.c.DigestsOK++
+		tc.DigestsOK++
 		return
 	}
 	s.c.DigestsMismatch++
+	tc.DigestsMismatch++
 	s.c.RepairsSent++
+	tc.RepairsSent++
 	s.emit(now, &wire.Message{Type: wire.TypeRepairRequest, Table: d.Table, Buckets: diff})
 }
 

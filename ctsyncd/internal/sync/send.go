@@ -44,12 +44,27 @@ type sender struct {
 // went (a resend is the same records under a new header: Boot and
 // Counter, and the MAC over them).
 type sent struct {
-	seq  uint32
-	recs []byte // RawCount n records, encoded; shared with the messages emitted
-	n    int
-	size int       // the datagram's size
-	live int       // live records in it (entries at risk)
-	at   time.Time // submission of its oldest live record
+	seq uint32
+	// xbytes: the octets of its expectation records (statistics: its
+	// tables are those whose records take octets in it).
+	xbytes uint32
+	recs   []byte // RawCount n records, encoded; shared with the messages emitted
+	n      int
+	size   int       // the datagram's size
+	live   int       // live records in it (entries at risk)
+	at     time.Time // submission of its oldest live record
+}
+
+// share is how d divides between the tables (tables.go).
+func (d *sent) share() share {
+	sh := share{xbytes: int(d.xbytes)}
+	if d.xbytes > 0 {
+		sh.tables |= inExpect
+	}
+	if int(d.xbytes) < len(d.recs) {
+		sh.tables |= inMain
+	}
+	return sh
 }
 
 // message is d as an update to emit.
@@ -70,8 +85,9 @@ type pendingQ struct {
 }
 
 type pendRec struct {
-	size uint16 // a record takes at most a few hundred octets (a digest 770)
-	live bool
+	size  uint16 // a record takes at most a few hundred octets (a digest 770)
+	live  bool
+	table wire.Table // the table it is about (statistics)
 }
 
 type liveRun struct {
@@ -90,7 +106,7 @@ func (q *pendingQ) add(r *wire.Record, live bool, now time.Time) (int, error) {
 	}
 	q.buf = b
 	size := len(b) - start
-	q.recs = append(q.recs, pendRec{size: uint16(size), live: live})
+	q.recs = append(q.recs, pendRec{size: uint16(size), live: live, table: recordTable(r)})
 	if live {
 		if k := len(q.runs) - 1; k >= 0 && q.runs[k].at.Equal(now) {
 			q.runs[k].n++
@@ -122,12 +138,15 @@ func (q *pendingQ) oldestLive() (time.Time, bool) {
 }
 
 // take removes the first n records, bytes octets, into a new datagram
-// body, and says how many of them were live, their octets and when the
-// first of them came.
-func (q *pendingQ) take(n, bytes int) (body []byte, live, liveBytes int, at time.Time) {
+// body, and says how many of them were live, their octets, when the first
+// of them came, and the octets of the expectation table's.
+func (q *pendingQ) take(n, bytes int) (body []byte, live, liveBytes int, at time.Time, xbytes int) {
 	body = make([]byte, bytes)
 	copy(body, q.buf[:bytes])
 	for _, r := range q.recs[:n] {
+		if r.table == wire.TableExpect {
+			xbytes += int(r.size)
+		}
 		if !r.live {
 			continue
 		}
@@ -145,7 +164,7 @@ func (q *pendingQ) take(n, bytes int) (body []byte, live, liveBytes int, at time
 	if len(q.recs) == 0 {
 		*q = pendingQ{} // let the arrays go after a flood
 	}
-	return body, live, liveBytes, at
+	return body, live, liveBytes, at, xbytes
 }
 
 // sweepJob walks Buckets of Table one bucket at a time.
@@ -158,6 +177,17 @@ type sweepJob struct {
 }
 
 const allBuckets = ^uint64(0)
+
+// find is the queued update seq, nil if it is not queued.
+func (s *sender) find(seq uint32) *sent {
+	if len(s.queue) == 0 {
+		return nil
+	}
+	if i := dist(seq, s.queue[0].seq); i >= 0 && int(i) < len(s.queue) && s.queue[i].seq == seq {
+		return &s.queue[i]
+	}
+	return nil
+}
 
 func (s *sender) oldestAtRisk() (time.Time, bool) {
 	for _, d := range s.queue {
@@ -321,11 +351,11 @@ func (s *Session) fit() (n, size int, full bool) {
 func (s *Session) sendUpdate(now time.Time, n, size int) {
 	sn := &s.snd
 	bytes := size - s.cfg.Overhead
-	body, live, liveBytes, at := sn.pending.take(n, bytes)
+	body, live, liveBytes, at, xbytes := sn.pending.take(n, bytes)
 	sn.pendingBytes -= bytes
 	sn.liveBytes -= liveBytes
 	sn.seq = succ(sn.seq)
-	d := sent{seq: sn.seq, recs: body, n: n, size: size, live: live, at: at}
+	d := sent{seq: sn.seq, xbytes: uint32(xbytes), recs: body, n: n, size: size, live: live, at: at}
 	sn.queue = append(sn.queue, d)
 	sn.queueBytes += size
 	s.c.UpdatesSent++
@@ -431,6 +461,11 @@ func (s *Session) onNack(now time.Time, from, to uint32) {
 		if len(sn.queue) > 0 {
 			if idx := dist(seq, sn.queue[0].seq); idx >= 0 && int(idx) < len(sn.queue) {
 				s.c.Retransmits++
+				if d := &sn.queue[idx]; d.share().tables == inExpect {
+					s.c.Tables[wire.TableExpect].Retransmits++
+				} else {
+					s.c.Tables[wire.TableMain].Retransmits++ // mixed ones too
+				}
 				sn.lastProbe = now
 				s.emit(now, sn.queue[idx].message())
 				continue

@@ -178,11 +178,22 @@ type Event struct {
 
 // Counters are the session's statistics (CS-O03 "message tracking",
 // status). Byte and packet counts are those the shell reports through
-// NoteSent and NoteReceived.
+// NoteSent and NoteReceived. The fields outside Tables are the whole
+// channel's; Tables splits what the session can assign to a table
+// (tables.go says how); the rest (errors, Malformed, LostMsgs, nacks,
+// acks, resyncs: a full resync is both tables) belongs to no one table.
 type Counters struct {
-	BytesSent, BytesRecv     uint64
-	PacketsSent, PacketsRecv uint64
-	SendErrors, RecvErrors   uint64
+	// Traffic is every datagram of the channel: Tables[main] +
+	// Tables[expect] = Traffic for the bytes, and for the packets less
+	// Mixed.
+	Traffic
+	// Tables is each table's traffic, retransmits, digests and repairs,
+	// indexed by wire.Table.
+	Tables [2]TableCounters
+	// Mixed: the datagrams that carried records of both tables, counted
+	// under each.
+	Mixed                  Mixed
+	SendErrors, RecvErrors uint64
 	// Malformed counts received datagrams the codec refused, by reason.
 	Malformed wire.DropCounts
 	// LostMsgs: updates given up for good (CS-B07 "Lost msgs"): gaps this
@@ -304,24 +315,26 @@ func (s *Session) SetState(st wire.State) {
 	}
 }
 
-// NoteSent records the shell's send of one datagram of n bytes.
-func (s *Session) NoteSent(n int, err error) {
+// NoteSent records the shell's send of m, a message of the Outbox, as a
+// datagram of n bytes; err is the send's (or the codec's) error. The
+// message says which table's traffic it is (tables.go).
+func (s *Session) NoteSent(m *wire.Message, n int, err error) {
 	if err != nil {
 		s.c.SendErrors++
 		return
 	}
-	s.c.PacketsSent++
-	s.c.BytesSent += uint64(n)
+	s.c.countSent(s.sentShare(m), n)
 }
 
-// NoteReceived records a datagram of n bytes received; reason is why the
-// codec refused it, wire.DropNone if it did not.
-func (s *Session) NoteReceived(n int, reason wire.DropReason) {
-	s.c.PacketsRecv++
-	s.c.BytesRecv += uint64(n)
+// NoteReceived records a datagram of n bytes received, decoded into m;
+// reason is why the codec refused it (m nil), wire.DropNone if it did
+// not. Call it before Handle(m).
+func (s *Session) NoteReceived(m *wire.Message, n int, reason wire.DropReason) {
 	if reason != wire.DropNone {
+		m = nil
 		s.c.Malformed[reason]++
 	}
+	s.c.countReceived(receivedShare(m), n)
 }
 
 // NoteRecvError records a failed read of the socket.
@@ -442,6 +455,7 @@ func (s *Session) Handle(now time.Time, m *wire.Message) {
 		s.pump(now, true)
 	case wire.TypeRepairRequest:
 		s.c.RepairsAnswered++
+		s.c.table(m.Table).RepairsAnswered++
 		s.startSweep(m.Table, m.Buckets)
 		s.pump(now, true)
 	}

@@ -32,9 +32,10 @@ type simNet struct {
 }
 
 type flight struct {
-	at time.Time
-	to *node
-	m  *wire.Message
+	at   time.Time
+	to   *node
+	m    *wire.Message
+	size int // its datagram's
 }
 
 func newSimNet(seed uint64, cfgA, cfgB Config) *simNet {
@@ -50,7 +51,7 @@ func (n *simNet) send(from, to *node) {
 		if err != nil && n.err == nil {
 			n.err = err
 		}
-		from.s.NoteSent(len(b), err)
+		from.s.NoteSent(m, len(b), err)
 		if n.cut || n.rng.Float64() < n.loss || (n.drop != nil && n.drop(m)) {
 			continue
 		}
@@ -68,7 +69,7 @@ func (n *simNet) send(from, to *node) {
 				n.err = err
 			}
 			if err == nil {
-				n.inflight = append(n.inflight, flight{at: n.now.Add(d), to: to, m: got})
+				n.inflight = append(n.inflight, flight{at: n.now.Add(d), to: to, m: got, size: len(b)})
 			}
 		}
 	}
@@ -88,7 +89,7 @@ func (n *simNet) step(d time.Duration) {
 	}
 	n.inflight = keep
 	for _, f := range due {
-		f.to.s.NoteReceived(100, wire.DropNone)
+		f.to.s.NoteReceived(f.m, f.size, wire.DropNone)
 		f.to.s.Handle(n.now, f.m)
 	}
 	for _, x := range []*node{n.a, n.b} {
