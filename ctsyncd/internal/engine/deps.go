@@ -77,4 +77,8 @@ type Factories struct {
 	// LocalAddrs are the node's own addresses (the filter's default,
 	// CS-B04).
 	LocalAddrs func() []netip.Addr
+	// EnableEvents makes the kernel give every new connection its events
+	// (net.netfilter.nf_conntrack_events=1) and returns the setting it
+	// found.
+	EnableEvents func() (was string, err error)
 }

@@ -410,3 +410,15 @@ func TestCS_B03_SilentSequenceAdjustment(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsEnabledBeforeListening: the engine sets the events on before
+// it subscribes, so no connection falls between the two.
+func TestEventsEnabledBeforeListening(t *testing.T) {
+	n := newNode(t, "r1", &link{}, 0, nil)
+	n.waitFor("started", func(st Status) bool { return st.Configured })
+	n.kernel.mu.Lock()
+	defer n.kernel.mu.Unlock()
+	if !n.kernel.eventsEnabledBeforeListen {
+		t.Error("the engine subscribed to the events before it set nf_conntrack_events")
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 
@@ -43,7 +45,28 @@ func (f Factories) withDefaults(runDir string, logger *slog.Logger) Factories {
 	if f.LocalAddrs == nil {
 		f.LocalAddrs = localAddrs
 	}
+	if f.EnableEvents == nil {
+		f.EnableEvents = enableEvents
+	}
 	return f
+}
+
+// eventsSysctl is the network namespace's conntrack event setting: 0 off,
+// 1 on, 2 (the default since Linux 6.0) only for connections created
+// while some process listens for events.
+const eventsSysctl = "/proc/sys/net/netfilter/nf_conntrack_events"
+
+// enableEvents sets eventsSysctl to 1, returning what it was.
+func enableEvents() (string, error) {
+	b, err := os.ReadFile(eventsSysctl)
+	if err != nil {
+		return "", err
+	}
+	was := strings.TrimSpace(string(b))
+	if was == "1" {
+		return was, nil
+	}
+	return was, os.WriteFile(eventsSysctl, []byte("1\n"), 0o644)
 }
 
 // producerDialer reaches the daemon that publishes cfg's group: vrrpd for

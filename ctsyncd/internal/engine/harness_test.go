@@ -33,13 +33,18 @@ type fakeKernel struct {
 	commits  atomic.Int64
 	timeouts map[ct.Key]uint32
 	gets     int // entries asked for by Get
+	// eventsWere is the nf_conntrack_events setting EnableEvents finds
+	// ("1" unless a test says otherwise); eventsEnabledBeforeListen: the
+	// engine set it before it subscribed.
+	eventsWere                string
+	eventsEnabledBeforeListen bool
 	// commitStarted, when set, is told each commit's entries before they
 	// are written (the gate tests look at the order).
 	onCommit func(n int)
 }
 
 func newFakeKernel() *fakeKernel {
-	return &fakeKernel{table: map[ct.Key]ct.Entry{}, expects: map[ct.ExpectKey]ct.Expect{}, timeouts: map[ct.Key]uint32{}}
+	return &fakeKernel{table: map[ct.Key]ct.Entry{}, expects: map[ct.ExpectKey]ct.Expect{}, timeouts: map[ct.Key]uint32{}, eventsWere: "1"}
 }
 
 // add creates an entry as traffic would: in the table and as an event.
@@ -348,6 +353,12 @@ func newNode(t *testing.T, name string, l *link, side int, cfg *config.Config) *
 			return linkEnd{l: l, side: side}, nil
 		},
 		Follow: func(context.Context, *config.Config) <-chan bus.Update { return n.updates },
+		EnableEvents: func() (string, error) {
+			n.kernel.mu.Lock()
+			defer n.kernel.mu.Unlock()
+			n.kernel.eventsEnabledBeforeListen = n.kernel.sink == nil
+			return n.kernel.eventsWere, nil
+		},
 		NewGate: func(_ *config.Config, prepare bus.PrepareFunc) Gate {
 			n.gate.mu.Lock()
 			n.gate.prepare = prepare

@@ -79,6 +79,7 @@ func (e *Engine) startRun(cfg *config.Config, cause string) error {
 	r.session = e.newSession(r)
 	ctx, cancel := context.WithCancel(e.ctx)
 	r.cancel = cancel
+	eventsWere := e.enableEvents()
 	events, err := e.opts.OpenEvents(cfg, e.kq)
 	if err != nil {
 		cancel()
@@ -99,6 +100,10 @@ func (e *Engine) startRun(cfg *config.Config, cause string) error {
 	r.demoted, r.demotionWhy = true, "waiting for the peer's connection table"
 	e.follow(r)
 	e.resyncInternal(r, cause)
+	if eventsWere != "1" && eventsWere != "" && r.internal.Len() > 0 {
+		e.log.Warn("these connections existed before any process listened for conntrack events: the kernel will announce neither their changes nor their end, which reach the peer only with a resync (ctsyncd reset conntrack-sync internal-cache)",
+			"connections", r.internal.Len(), "nf_conntrack_events_was", eventsWere)
+	}
 	e.log.Info("conntrack-sync started", "interface", cfg.Interface, "destination", cfg.Destination(),
 		"failover", cfg.Mechanism.String(), "expect_sync", cfg.Expect, "entries", r.internal.Len())
 	e.publish("start", "conntrack-sync started on %s (%s)", cfg.Interface, cause)
@@ -215,4 +220,25 @@ func (e *Engine) refilter(r *syncRun, widened bool) {
 	if widened {
 		e.resyncInternal(r, "filter")
 	}
+}
+
+// enableEvents turns the kernel's conntrack events on for every new
+// connection, before the listener subscribes. With the default of Linux
+// 6.0 and later (nf_conntrack_events=2) a connection created while no
+// process listens gets no event extension and never announces a change
+// or its end, even once someone listens: every connection created during
+// a restart of ctsyncd would be followed no more. It returns the setting
+// found ("" when unknown).
+func (e *Engine) enableEvents() string {
+	was, err := e.opts.EnableEvents()
+	switch {
+	case err != nil:
+		e.log.Warn("cannot set net.netfilter.nf_conntrack_events=1: connections created while ctsyncd does not listen (during a restart) will never announce their changes; set it at boot (sysctl.d)",
+			"was", was, "err", err)
+	case was == "0":
+		e.log.Warn("conntrack events were off (net.netfilter.nf_conntrack_events=0): ctsyncd cannot follow the table without them and turned them on")
+	case was != "1":
+		e.log.Info("set net.netfilter.nf_conntrack_events=1 so that connections created while ctsyncd restarts still announce their changes", "was", was)
+	}
+	return was
 }
