@@ -375,7 +375,7 @@ func (e *Engine) commitExternal(r *syncRun, gate bool) {
 		}
 		r.resyncDue = "commit"
 	}()
-	res, err := r.kernel.Commit(e.ctx, liberal(r.external.Range))
+	res, err := r.kernel.Commit(e.ctx, prefetched(liberal(r.external.Range)))
 	c.Entries, c.Failed = res.Created+res.Updated, res.Failed
 	r.external.CountCommit(c.Entries, res.Failed)
 	for _, ke := range res.Errors {
