@@ -242,16 +242,7 @@ func TestNotConfigured(t *testing.T) {
 // expectation on R1 reaches R2's external cache and R2's kernel on
 // takeover, beside its master connection.
 func TestCS_B02_ExpectationsWithExpectSync(t *testing.T) {
-	cfg := func() *config.Config {
-		c := testConfig()
-		c.Expect = []string{"ftp"}
-		return c
-	}
-	l := &link{}
-	r1 := newNode(t, "r1", l, 0, cfg())
-	r2 := newNode(t, "r2", l, 1, cfg())
-	r1.producer(bus.StateMaster)
-	r2.producer(bus.StateBackup)
+	r1, r2, l := masterBackup(t, "ftp")
 	master := flow(1)
 	r1.kernel.add(master)
 	r1.kernel.addExpect(ct.Expect{
@@ -364,18 +355,11 @@ func lengthenPASV(k *fakeKernel, key ct.Key) ct.SeqAdj {
 func TestCS_B03_SilentSequenceAdjustment(t *testing.T) {
 	for _, expectSync := range []bool{true, false} {
 		t.Run(fmt.Sprintf("expect-sync=%v", expectSync), func(t *testing.T) {
-			cfg := func() *config.Config {
-				c := testConfig()
-				if expectSync {
-					c.Expect = []string{"ftp"}
-				}
-				return c
+			var expect []string
+			if expectSync {
+				expect = []string{"ftp"}
 			}
-			l := &link{}
-			r1 := newNode(t, "r1", l, 0, cfg())
-			r2 := newNode(t, "r2", l, 1, cfg())
-			r1.producer(bus.StateMaster)
-			r2.producer(bus.StateBackup)
+			r1, r2, l := masterBackup(t, expect...)
 			master := ftpMaster()
 			r1.kernel.add(master)
 			r1.kernel.add(flow(8)) // NAT, no helper: never read again
@@ -421,4 +405,20 @@ func TestEventsEnabledBeforeListening(t *testing.T) {
 	if !n.kernel.eventsEnabledBeforeListen {
 		t.Error("the engine subscribed to the events before it set nf_conntrack_events")
 	}
+}
+
+// masterBackup is R1 MASTER and R2 BACKUP over one link, both with
+// expect-sync for the helpers given (none: off).
+func masterBackup(t *testing.T, expect ...string) (r1, r2 *node, l *link) {
+	cfg := func() *config.Config {
+		c := testConfig()
+		c.Expect = expect
+		return c
+	}
+	l = &link{}
+	r1 = newNode(t, "r1", l, 0, cfg())
+	r2 = newNode(t, "r2", l, 1, cfg())
+	r1.producer(bus.StateMaster)
+	r2.producer(bus.StateBackup)
+	return r1, r2, l
 }

@@ -174,39 +174,36 @@ func receivedShare(m *wire.Message) share {
 }
 
 // countSent and countReceived count a datagram of n octets.
-func (c *Counters) countSent(sh share, n int) {
-	c.PacketsSent++
-	c.BytesSent += uint64(n)
-	main, x := &c.Tables[wire.TableMain], &c.Tables[wire.TableExpect]
-	main.BytesSent += uint64(n - sh.xbytes)
-	x.BytesSent += uint64(sh.xbytes)
+func (c *Counters) countSent(sh share, n int)     { c.count(sh, n, true) }
+func (c *Counters) countReceived(sh share, n int) { c.count(sh, n, false) }
+
+func (c *Counters) count(sh share, n int, sent bool) {
+	side, mixed := receivedSide, &c.Mixed.PacketsRecv
+	if sent {
+		side, mixed = sentSide, &c.Mixed.PacketsSent
+	}
+	packets, bytes := side(&c.Traffic)
+	*packets++
+	*bytes += uint64(n)
+	mainPackets, mainBytes := side(&c.Tables[wire.TableMain].Traffic)
+	xPackets, xBytes := side(&c.Tables[wire.TableExpect].Traffic)
+	*mainBytes += uint64(n - sh.xbytes)
+	*xBytes += uint64(sh.xbytes)
 	if sh.tables&inMain != 0 {
-		main.PacketsSent++
+		*mainPackets++
 	}
 	if sh.tables&inExpect != 0 {
-		x.PacketsSent++
+		*xPackets++
 	}
 	if sh.tables == inMain|inExpect {
-		c.Mixed.PacketsSent++
+		*mixed++
 	}
 }
 
-func (c *Counters) countReceived(sh share, n int) {
-	c.PacketsRecv++
-	c.BytesRecv += uint64(n)
-	main, x := &c.Tables[wire.TableMain], &c.Tables[wire.TableExpect]
-	main.BytesRecv += uint64(n - sh.xbytes)
-	x.BytesRecv += uint64(sh.xbytes)
-	if sh.tables&inMain != 0 {
-		main.PacketsRecv++
-	}
-	if sh.tables&inExpect != 0 {
-		x.PacketsRecv++
-	}
-	if sh.tables == inMain|inExpect {
-		c.Mixed.PacketsRecv++
-	}
-}
+// sentSide and receivedSide pick a Traffic's packets and bytes of one
+// direction.
+func sentSide(t *Traffic) (packets, bytes *uint64)     { return &t.PacketsSent, &t.BytesSent }
+func receivedSide(t *Traffic) (packets, bytes *uint64) { return &t.PacketsRecv, &t.BytesRecv }
 
 // table is t's counters; an unknown table's are main's.
 func (c *Counters) table(t wire.Table) *TableCounters {
